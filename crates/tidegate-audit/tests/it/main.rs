@@ -1,0 +1,3 @@
+//! tidegate-audit's integration tests: one binary, one module per area.
+
+mod trail;
