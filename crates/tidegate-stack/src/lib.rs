@@ -1,2 +1,210 @@
-//! (to be written)
+//! One tower service stack per connector, built from the configuration.
+//!
+//! The same stacks serve both kinds of users: a Rust service calls its third-party APIs
+//! through them in-process, and the `tidegate serve` gateway runs the very same stacks for
+//! everyone else.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower::ServiceExt;
+//! use tidegate_stack::Stacks;
+//!
+//! let stacks = Stacks::from_config("tidegate.toml")?;
+//! let hubspot = stacks.client("hubspot")?;
+//! let request = http::Request::get("/crm/v3/objects/contacts")
+//!     .body(tidegate_core::body::empty())?;
+//! let response = hubspot.oneshot(request).await?; // → {base_url}/crm/v3/objects/contacts
+//! println!("{}", response.status());
+//! # Ok(()) }
+//! ```
+//!
+//! The layers of a stack are assembled in ONE place, [`build_connector_stack`], a
+//! `ServiceBuilder` chain with one commented slot per layer (outermost first); adding a layer
+//! is one line there. Whatever a layer needs beyond the connector's config (the vault, a lock
+//! service, ...) goes into [`Shared`].
 #![forbid(unsafe_code)]
+
+pub mod base_url;
+pub mod client;
+pub mod context;
+
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+use http::{Request, Response};
+use tidegate_config::{Config, ConfigErrors, ConnectorConfig};
+use tidegate_core::{Body, Error, ErrorCode};
+use tower::{ServiceBuilder, util::BoxCloneSyncService};
+
+pub use base_url::{BaseUrlError, UpstreamBase};
+pub use client::{ClientOptions, HttpClient, UpstreamService};
+pub use context::EnsureContextLayer;
+
+/// A connector's complete stack: cloneable, `Send + Sync`, streaming bodies both ways.
+///
+/// Upstream HTTP error statuses are `Ok(response)`; `Err` carries a classified failure
+/// (timeout, circuit open, unavailable, ...) that becomes a problem response.
+pub type ConnectorService = BoxCloneSyncService<Request<Body>, Response<Body>, Error>;
+
+/// What stacks share across connectors: the one pooled HTTP client, and (added by later
+/// layers) handles such as the credential vault.
+#[derive(Clone, Debug, Default)]
+pub struct Shared {
+    /// The process-wide upstream client (one connection pool).
+    pub client: HttpClient,
+}
+
+/// Why stacks could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The configuration is invalid (one `PATH:LINE:COL: message` per line).
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A connector's `base_url` is unusable.
+    #[error("connector {connector:?}: {source}")]
+    BaseUrl {
+        /// The connector.
+        connector: String,
+        /// What is wrong.
+        #[source]
+        source: BaseUrlError,
+    },
+    /// A layer could not be built from the connector's settings.
+    #[error("connector {connector:?}: {message}")]
+    Layer {
+        /// The connector.
+        connector: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One built connector: its name, config and stack.
+#[derive(Clone)]
+pub struct Connector {
+    name: Arc<str>,
+    config: Arc<ConnectorConfig>,
+    service: ConnectorService,
+}
+
+impl Connector {
+    /// The connector's name (its config table name); share it, don't copy it.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The connector's effective configuration.
+    pub fn config(&self) -> &ConnectorConfig {
+        &self.config
+    }
+
+    /// The stack (clone it to call it; clones share all state such as breakers and pools).
+    pub fn service(&self) -> &ConnectorService {
+        &self.service
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("name", &self.name)
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stacks of every connector of a configuration, built once.
+#[derive(Clone, Debug)]
+pub struct Stacks {
+    connectors: HashMap<Arc<str>, Connector>,
+    shared: Shared,
+}
+
+impl Stacks {
+    /// Loads the config file at `path` and builds every connector's stack.
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Stacks, StackError> {
+        Self::from_config_value(Config::load(path.as_ref())?)
+    }
+
+    /// Builds every connector's stack from an already loaded config.
+    pub fn from_config_value(config: Config) -> Result<Stacks, StackError> {
+        Self::with_shared(&config, Shared::default())
+    }
+
+    /// Builds every connector's stack, sharing `shared` (client, vault, ...).
+    pub fn with_shared(config: &Config, shared: Shared) -> Result<Stacks, StackError> {
+        let mut connectors = HashMap::with_capacity(config.connectors.len());
+        for (name, connector) in &config.connectors {
+            let name: Arc<str> = Arc::from(name.as_str());
+            let service = build_connector_stack(&name, connector, &shared)?;
+            connectors.insert(
+                name.clone(),
+                Connector {
+                    name,
+                    config: Arc::new(connector.clone()),
+                    service,
+                },
+            );
+        }
+        Ok(Stacks { connectors, shared })
+    }
+
+    /// A clone of `name`'s stack, or an `unknown_connector` error.
+    pub fn client(&self, name: &str) -> Result<ConnectorService, Error> {
+        self.connector(name)
+            .map(|c| c.service.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UnknownConnector,
+                    format!("no connector named {name:?}"),
+                )
+            })
+    }
+
+    /// The built connector `name`.
+    pub fn connector(&self, name: &str) -> Option<&Connector> {
+        self.connectors.get(name)
+    }
+
+    /// Every built connector (in no particular order).
+    pub fn connectors(&self) -> impl Iterator<Item = &Connector> {
+        self.connectors.values()
+    }
+
+    /// What the stacks share.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Builds the stack of connector `name`: THE place where layers are composed.
+///
+/// Outermost first (ARCHITECTURE.md's order). Each slot is one line; a layer that depends on
+/// an optional setting uses `.option_layer(cfg.x.as_ref().map(XLayer::from_config))`. Every
+/// layer's service must be `Service<Request<Body>, Response = Response<Body>,
+/// Error = tidegate_core::Error>` and `Clone + Send + Sync + 'static`.
+pub fn build_connector_stack(
+    name: &Arc<str>,
+    cfg: &ConnectorConfig,
+    shared: &Shared,
+) -> Result<ConnectorService, StackError> {
+    let base = UpstreamBase::parse(&cfg.base_url).map_err(|source| StackError::BaseUrl {
+        connector: name.to_string(),
+        source,
+    })?;
+    let stack = ServiceBuilder::new()
+        // 1. request id / context: every inner layer may rely on a RequestContext.
+        .layer(EnsureContextLayer::new(name.clone()))
+        // 2. boundary log (one JSON line per upstream exchange, CONTRACT §6).
+        // 3. error normalization (upstream >= 400 → problem+json, CONTRACT §4).
+        // 4. rate-limit normalization (RateLimit-* headers, Retry-After, CONTRACT §5).
+        // 5. timeout for the whole call (cfg.timeout), retries included.
+        // 6. retry (budgeted; connect/reset/5xx per cfg.retry; never 429).
+        // 7. circuit breaker (per upstream or per account; 429s are not failures).
+        // 8. idempotency key (caller's Idempotency-Key → cfg.idempotency.header).
+        // 9. bulkhead (cfg.concurrency → 503 overloaded).
+        // 10. credential injection (token from the vault; needs_reauth / token_refresh_failed).
+        // 11. timeout per attempt (cfg.attempt_timeout) and body idle timeout.
+        // 12. HTTP client: join onto base_url, send with the shared pooled client.
+        .service(UpstreamService::new(&shared.client, base));
+    Ok(BoxCloneSyncService::new(stack))
+}
