@@ -4,4 +4,13 @@
 //! large payloads ([`claim`]).
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod envelope;
+pub mod event;
+pub mod sign;
 pub mod verify;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use envelope::Envelope;
+pub use event::{Event, EventType, RecordSource};
+pub use sign::Signer;
