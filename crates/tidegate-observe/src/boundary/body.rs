@@ -1,0 +1,149 @@
+//! Body wrappers that copy at most `MAX_CAPTURE` bytes aside as frames pass, never delaying them.
+
+use std::{
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tidegate_core::{Body, BoxError};
+
+use super::future::Finisher;
+use crate::redact::MAX_CAPTURE;
+
+/// The first bytes of a body and its total length.
+#[derive(Debug, Default)]
+pub(super) struct Captured {
+    pub(super) bytes: Vec<u8>,
+    pub(super) total_len: u64,
+    pub(super) content_type: Option<String>,
+}
+
+impl Captured {
+    pub(super) fn new(content_type: Option<String>) -> Self {
+        Captured {
+            bytes: Vec::new(),
+            total_len: 0,
+            content_type,
+        }
+    }
+
+    fn observe(&mut self, data: &Bytes) {
+        self.total_len += data.len() as u64;
+        let room = MAX_CAPTURE.saturating_sub(self.bytes.len());
+        if room > 0 {
+            self.bytes
+                .extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+}
+
+/// A request body that records what passes into a shared [`Captured`] (read when the line is
+/// emitted, which may be before the request body finished, e.g. on an early error response).
+pub(super) struct CaptureBody {
+    inner: Body,
+    captured: Arc<Mutex<Captured>>,
+}
+
+impl CaptureBody {
+    pub(super) fn new(inner: Body, captured: Arc<Mutex<Captured>>) -> Self {
+        CaptureBody { inner, captured }
+    }
+}
+
+impl HttpBody for CaptureBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+            && let Ok(mut captured) = self.captured.lock()
+        {
+            captured.observe(data);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that captures its first bytes and emits the pending line when it ends,
+/// fails or is dropped (whichever comes first; exactly once).
+pub(super) struct TeeBody {
+    inner: Body,
+    captured: Captured,
+    finisher: Option<Finisher>,
+}
+
+impl TeeBody {
+    pub(super) fn new(inner: Body, content_type: Option<String>, finisher: Finisher) -> Self {
+        TeeBody {
+            inner,
+            captured: Captured::new(content_type),
+            finisher: Some(finisher),
+        }
+    }
+
+    fn finish(&mut self, error: Option<String>) {
+        if let Some(finisher) = self.finisher.take() {
+            finisher.finish(std::mem::take(&mut self.captured), error);
+        }
+    }
+}
+
+impl HttpBody for TeeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.captured.observe(data);
+                }
+                if this.inner.is_end_stream() {
+                    this.finish(None);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finish(Some(format!("response body failed: {e}")));
+            }
+            Poll::Ready(None) => this.finish(None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TeeBody {
+    fn drop(&mut self) {
+        // A caller that stops reading (or a gateway that drops the body) still gets its line.
+        self.finish(None);
+    }
+}

@@ -1,0 +1,211 @@
+//! [`ResponseFuture`] and the emission of a record.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll, ready},
+    time::{Duration, Instant},
+};
+
+use http::Response;
+use pin_project_lite::pin_project;
+use tidegate_core::{Body, Error, ErrorCode};
+
+use super::{
+    body::{Captured, TeeBody},
+    layer::Settings,
+    record::{BoundaryRecord, ErrorRecord, RequestRecord, ResponseRecord},
+};
+use crate::redact::BodyMode;
+
+/// What is known about an exchange before its response arrives.
+pub(super) struct Pending {
+    pub(super) timestamp: String,
+    pub(super) started: Instant,
+    pub(super) request_id: Arc<str>,
+    pub(super) connector: Arc<str>,
+    pub(super) environment: Option<Arc<str>>,
+    pub(super) account: Option<Arc<str>>,
+    pub(super) attempt: u32,
+    pub(super) sampled: bool,
+    pub(super) request: RequestRecord,
+    pub(super) request_capture: Option<Arc<Mutex<Captured>>>,
+    pub(super) settings: Arc<Settings>,
+}
+
+impl Pending {
+    fn emit(
+        mut self,
+        response: Option<ResponseRecord>,
+        error: Option<ErrorRecord>,
+        outcome: &str,
+    ) {
+        if let Some(capture) = self.request_capture.take()
+            && let Ok(captured) = capture.lock()
+        {
+            self.request.body = self.settings.redactor.body(
+                &self.settings.body_mode,
+                &captured.bytes,
+                captured.total_len,
+                captured.content_type.as_deref(),
+            );
+        }
+        let record = BoundaryRecord {
+            timestamp: self.timestamp,
+            request_id: self.request_id.to_string(),
+            environment_id: self.environment.as_deref().map(str::to_owned),
+            integrated_account_id: self.account.as_deref().map(str::to_owned),
+            connector: self.connector.to_string(),
+            attempt: self.attempt,
+            request: self.request,
+            response,
+            error,
+            outcome: outcome.to_owned(),
+        };
+        self.settings.sink.emit(record.to_line());
+    }
+
+    /// Records an exchange that ended without a response.
+    fn fail(self, code: ErrorCode, message: &str) {
+        let latency = self.started.elapsed();
+        crate::metrics::upstream_exchange(&self.connector, code.as_str(), None, latency);
+        let error = ErrorRecord {
+            latency_ms: millis(latency),
+            message: self.settings.redactor.text(message).into_owned(),
+        };
+        self.emit(None, Some(error), code.as_str());
+    }
+}
+
+/// Completes a record whose response body was captured.
+pub(super) struct Finisher {
+    pending: Pending,
+    response: ResponseRecord,
+    outcome: &'static str,
+}
+
+impl Finisher {
+    pub(super) fn finish(mut self, captured: Captured, error: Option<String>) {
+        self.response.body = self.pending.settings.redactor.body(
+            &self.pending.settings.body_mode,
+            &captured.bytes,
+            captured.total_len,
+            captured.content_type.as_deref(),
+        );
+        let error = error.map(|message| ErrorRecord {
+            latency_ms: millis(self.pending.started.elapsed()),
+            message: self.pending.settings.redactor.text(&message).into_owned(),
+        });
+        self.pending
+            .emit(Some(self.response), error, self.outcome);
+    }
+}
+
+pin_project! {
+    /// The response future of [`BoundaryLog`](super::BoundaryLog).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Guard,
+    }
+}
+
+/// Holds the pending record until the response arrives; if the future is dropped first (a
+/// per-attempt timeout outside this layer, or the caller going away), the line is still
+/// written, as `upstream_timeout`.
+struct Guard(Option<Pending>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(pending) = self.0.take() {
+            pending.fail(
+                ErrorCode::UpstreamTimeout,
+                "the exchange was abandoned before a response arrived (timeout or cancellation)",
+            );
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn new(inner: F, pending: Pending) -> Self {
+        ResponseFuture {
+            inner,
+            guard: Guard(Some(pending)),
+        }
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, Error>>,
+{
+    type Output = Result<Response<Body>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(pending) = this.guard.0.take() else {
+            return Poll::Ready(result);
+        };
+        match result {
+            Ok(response) => Poll::Ready(Ok(on_response(pending, response))),
+            Err(error) => {
+                pending.fail(error.code(), &error.to_string());
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+fn on_response(pending: Pending, response: Response<Body>) -> Response<Body> {
+    let settings = pending.settings.clone();
+    let latency = pending.started.elapsed();
+    let status = response.status();
+    let outcome = ErrorCode::from_upstream_status(status).map_or("ok", ErrorCode::as_str);
+    crate::metrics::upstream_exchange(&pending.connector, outcome, Some(status.as_u16()), latency);
+
+    let rate_limit = (settings.rate_limit)(response.headers());
+    let upstream_request_id = settings
+        .upstream_request_id_header
+        .as_ref()
+        .and_then(|name| response.headers().get(name))
+        .map(|v| {
+            settings
+                .redactor
+                .text(&String::from_utf8_lossy(v.as_bytes()))
+                .into_owned()
+        });
+    let record = ResponseRecord {
+        status: status.as_u16(),
+        latency_ms: millis(latency),
+        ratelimit_remaining: rate_limit.remaining,
+        ratelimit_reset: rate_limit.reset_secs,
+        upstream_request_id,
+        body: None,
+    };
+
+    let wants_body = settings.body_mode != BodyMode::None
+        && (pending.sampled || status.is_client_error() || status.is_server_error());
+    if !wants_body {
+        pending.emit(Some(record), None, outcome);
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (parts, body) = response.into_parts();
+    let finisher = Finisher {
+        pending,
+        response: record,
+        outcome,
+    };
+    let body = TeeBody::new(body, content_type, finisher);
+    Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

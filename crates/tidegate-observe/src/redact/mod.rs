@@ -1,0 +1,353 @@
+//! The one redactor every writer uses: boundary log, problem bodies, webhook-delivery logs and
+//! error messages.
+//!
+//! ```
+//! use tidegate_observe::redact::Redactor;
+//!
+//! let redactor = Redactor::new(["x-custom-secret"], ["email", "ssn"]);
+//! let mut body = serde_json::json!({ "user": { "Email": "a@b.example", "name": "Ann" } });
+//! redactor.json(&mut body);
+//! assert_eq!(body["user"]["Email"], "[REDACTED]");
+//! assert_eq!(
+//!     redactor.url("https://api.example/x?access_token=abc&page=2"),
+//!     "https://api.example/x?access_token=[REDACTED]&page=2"
+//! );
+//! ```
+//!
+//! Redaction happens before a log object is built, so the unredacted value never reaches a
+//! serializer, a channel or a file. Four mechanisms, each applied by every writer:
+//! - headers by name (configured list + a fixed list + names that look like credentials);
+//! - JSON keys at any depth (configured `redact_fields` + a fixed list of credential names),
+//!   compared case-insensitively and ignoring `_`/`-` (so `accessToken` matches `access_token`);
+//! - values by pattern ([`patterns`]): emails, bearer/basic credentials, JWTs, Luhn-valid card
+//!   numbers, US SSNs, well-known vendor secret prefixes;
+//! - URL query parameters whose names carry secrets (and values that match a pattern).
+
+mod body;
+pub mod patterns;
+mod url;
+
+use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
+
+pub use body::{BodyMode, MAX_CAPTURE};
+pub use patterns::{REDACTED, redact_text};
+
+/// Headers redacted whatever the configuration says.
+pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
+/// Fragments of header names that mark a credential (e.g. `x-shopify-access-token`,
+/// `webhook-signature`, `x-auth-key`). Matching them too is cheaper than a leak.
+const SECRET_HEADER_FRAGMENTS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "api-key",
+    "apikey",
+    "auth",
+    "signature",
+    "session",
+    "cookie",
+    "credential",
+];
+
+/// JSON keys (normalized) redacted whatever the configuration says: credentials.
+const ALWAYS_REDACTED_FIELDS: &[&str] = &[
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
+    "clientsecret",
+    "password",
+    "apikey",
+    "secret",
+    "token",
+    "authorization",
+    "privatekey",
+    "webhooksecret",
+];
+
+/// The redactor, built once from `logging.redact_headers` / `logging.redact_fields` and shared.
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Lower-case header names.
+    headers: Vec<String>,
+    /// Normalized JSON keys (see [`normalize_key`]).
+    fields: Vec<String>,
+    /// Normalized extra query parameter names (e.g. a connector's `auth.query`).
+    query_params: Vec<String>,
+}
+
+/// Headers after redaction, ready for a log record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedactedHeaders {
+    /// Lower-case name → value (multiple values joined with `, `), sorted by name.
+    pub headers: BTreeMap<String, String>,
+    /// The names whose values were replaced, sorted.
+    pub redacted: Vec<String>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Redactor::new::<[&str; 0], &str, [&str; 0], &str>([], [])
+    }
+}
+
+impl Redactor {
+    /// A redactor for the configured header names and JSON field names (on top of the fixed
+    /// lists, which cannot be turned off).
+    pub fn new<H, HS, F, FS>(redact_headers: H, redact_fields: F) -> Self
+    where
+        H: IntoIterator<Item = HS>,
+        HS: AsRef<str>,
+        F: IntoIterator<Item = FS>,
+        FS: AsRef<str>,
+    {
+        let mut headers: Vec<String> = ALWAYS_REDACTED_HEADERS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .chain(redact_headers.into_iter().map(|h| h.as_ref().to_ascii_lowercase()))
+            .collect();
+        headers.sort();
+        headers.dedup();
+        let mut fields: Vec<String> = ALWAYS_REDACTED_FIELDS
+            .iter()
+            .map(|f| (*f).to_owned())
+            .chain(redact_fields.into_iter().map(|f| normalize_key(f.as_ref())))
+            .filter(|f| !f.is_empty())
+            .collect();
+        fields.sort();
+        fields.dedup();
+        Redactor {
+            inner: Arc::new(Inner {
+                headers,
+                fields,
+                query_params: Vec::new(),
+            }),
+        }
+    }
+
+    /// Adds header names to redact (e.g. a connector's `auth.header`).
+    pub fn with_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(self, names: I) -> Self {
+        let mut inner = self.cloned_inner();
+        inner
+            .headers
+            .extend(names.into_iter().map(|h| h.as_ref().to_ascii_lowercase()));
+        inner.headers.sort();
+        inner.headers.dedup();
+        Redactor {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Adds query parameter names to redact (e.g. a connector's `auth.query`).
+    pub fn with_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(self, names: I) -> Self {
+        let mut inner = self.cloned_inner();
+        inner
+            .query_params
+            .extend(names.into_iter().map(|q| normalize_key(q.as_ref())));
+        Redactor {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn cloned_inner(&self) -> Inner {
+        Inner {
+            headers: self.inner.headers.clone(),
+            fields: self.inner.fields.clone(),
+            query_params: self.inner.query_params.clone(),
+        }
+    }
+
+    /// Whether a header of this name is logged as `[REDACTED]`.
+    pub fn is_secret_header(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        self.inner.headers.iter().any(|h| *h == lower)
+            || SECRET_HEADER_FRAGMENTS.iter().any(|f| lower.contains(f))
+    }
+
+    /// Whether a JSON key is redacted (case-insensitive, ignoring `_` and `-`).
+    pub fn is_secret_field(&self, key: &str) -> bool {
+        let normalized = normalize_key(key);
+        self.inner.fields.contains(&normalized)
+    }
+
+    /// Headers for a log record: secret ones replaced by [`REDACTED`], the others scanned for
+    /// sensitive-looking values.
+    pub fn headers(&self, headers: &http::HeaderMap) -> RedactedHeaders {
+        let mut out = RedactedHeaders::default();
+        for name in headers.keys() {
+            let key = name.as_str();
+            if self.is_secret_header(key) {
+                out.headers.insert(key.to_owned(), REDACTED.to_owned());
+                out.redacted.push(key.to_owned());
+                continue;
+            }
+            let mut joined = String::new();
+            for (i, value) in headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    joined.push_str(", ");
+                }
+                joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
+            let value = match patterns::redact_text(&joined) {
+                Cow::Borrowed(_) => joined,
+                Cow::Owned(redacted) => {
+                    out.redacted.push(key.to_owned());
+                    redacted
+                }
+            };
+            out.headers.insert(key.to_owned(), value);
+        }
+        out.redacted.sort();
+        out
+    }
+
+    /// Redacts a JSON value in place: secret keys at any depth, then sensitive-looking values.
+    pub fn json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if self.is_secret_field(key) {
+                        *v = Value::String(REDACTED.to_owned());
+                    } else {
+                        self.json(v);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            Value::String(s) => {
+                if let Cow::Owned(redacted) = patterns::redact_text(s) {
+                    *s = redacted;
+                }
+            }
+            Value::Number(n) => {
+                if n.as_u64().is_some_and(patterns::number_looks_like_card) {
+                    *value = Value::String(REDACTED.to_owned());
+                }
+            }
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// Free text (an error message, a problem `detail`): sensitive-looking values replaced.
+    pub fn text<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        patterns::redact_text(s)
+    }
+
+    /// A URL with secret query values (and any userinfo password) replaced.
+    pub fn url(&self, url: &str) -> String {
+        url::redact_url(self, url)
+    }
+
+    fn is_secret_query_param(&self, normalized: &str) -> bool {
+        url::is_secret_param_name(normalized)
+            || self.inner.fields.iter().any(|f| f == normalized)
+            || self.inner.query_params.iter().any(|q| q == normalized)
+    }
+
+    /// A captured body as it may appear in a log record (see [`BodyMode`]).
+    ///
+    /// `captured` holds at most [`MAX_CAPTURE`] bytes; `total_len` is the full length seen.
+    pub fn body(
+        &self,
+        mode: &BodyMode,
+        captured: &[u8],
+        total_len: u64,
+        content_type: Option<&str>,
+    ) -> Option<serde_json::Value> {
+        body::redact_body(self, mode, captured, total_len, content_type)
+    }
+}
+
+/// A JSON key or query name as compared against the redaction lists: ASCII lower case, with
+/// `_`, `-` and `.` removed, so `Access-Token`, `access_token` and `accessToken` are one name.
+pub fn normalize_key(key: &str) -> String {
+    key.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn redactor() -> Redactor {
+        Redactor::new(["x-custom"], ["email", "ssn", "phone"])
+    }
+
+    #[test]
+    fn headers_by_name_and_by_value() {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", "Bearer sekrit".parse().unwrap());
+        h.insert("x-custom", "hidden".parse().unwrap());
+        h.insert("x-shopify-access-token", "shpat_1".parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        h.insert("x-contact", "mail bob@example.com".parse().unwrap());
+        h.append("accept", "a".parse().unwrap());
+        h.append("accept", "b".parse().unwrap());
+        let r = redactor().headers(&h);
+        assert_eq!(r.headers["authorization"], REDACTED);
+        assert_eq!(r.headers["x-custom"], REDACTED);
+        assert_eq!(r.headers["x-shopify-access-token"], REDACTED);
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(r.headers["x-contact"], "mail [REDACTED]");
+        assert_eq!(r.headers["accept"], "a, b");
+        assert_eq!(
+            r.redacted,
+            [
+                "authorization",
+                "x-contact",
+                "x-custom",
+                "x-shopify-access-token"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_keys_at_any_depth_case_insensitive() {
+        let mut v = json!({
+            "EMAIL": "x", "nested": [{ "deep": { "Ssn": 123456789, "accessToken": "t" } }],
+            "note": "call 123-45-6789", "card": 4111111111111111u64, "id": 7
+        });
+        redactor().json(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "EMAIL": "[REDACTED]", "nested": [{ "deep": { "Ssn": "[REDACTED]", "accessToken": "[REDACTED]" } }],
+                "note": "call [REDACTED]", "card": "[REDACTED]", "id": 7
+            })
+        );
+    }
+
+    #[test]
+    fn fixed_lists_cannot_be_configured_away() {
+        let r = Redactor::default();
+        assert!(r.is_secret_header("Authorization"));
+        assert!(r.is_secret_header("set-cookie"));
+        assert!(r.is_secret_field("client_secret"));
+        assert!(r.is_secret_field("Refresh-Token"));
+        assert!(!r.is_secret_field("name"));
+    }
+
+    #[test]
+    fn extra_headers_and_query_params() {
+        let r = Redactor::default()
+            .with_headers(["X-Vendor-Key"])
+            .with_query_params(["hapikey"]);
+        assert!(r.is_secret_header("x-vendor-key"));
+        assert_eq!(r.url("/x?hapikey=abc"), "/x?hapikey=[REDACTED]");
+    }
+}

@@ -1,0 +1,316 @@
+//! Value scanners: find the spans of a string that look like personal data or credentials.
+//!
+//! Hand-written single-pass scanners rather than regular expressions: they cost one walk over
+//! the bytes, allocate only when something is found, and add no dependency. Every pattern is
+//! ASCII, so every span starts and ends on a UTF-8 character boundary.
+//!
+//! False positives (a 16-digit id that happens to pass the Luhn check) are accepted: a log
+//! line with one id too many redacted is cheap, a leaked card number is not.
+
+use std::{borrow::Cow, ops::Range};
+
+/// What a redacted value is replaced with, everywhere.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Prefixes of well-known vendor secrets (Stripe, Standard Webhooks, GitHub, Slack).
+const SECRET_PREFIXES: &[&str] = &[
+    "sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "ghp_", "gho_", "ghu_", "ghs_",
+    "ghr_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xapp-",
+];
+
+/// `s` with every sensitive-looking span replaced by [`REDACTED`]; borrowed when nothing matched.
+pub fn redact_text(s: &str) -> Cow<'_, str> {
+    let spans = sensitive_spans(s);
+    if spans.is_empty() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for span in spans {
+        out.push_str(&s[last..span.start]);
+        out.push_str(REDACTED);
+        last = span.end;
+    }
+    out.push_str(&s[last..]);
+    Cow::Owned(out)
+}
+
+/// Whether `s` contains anything [`redact_text`] would replace.
+pub fn looks_sensitive(s: &str) -> bool {
+    !sensitive_spans(s).is_empty()
+}
+
+/// Whether an integer (a JSON number) looks like a card number.
+pub fn number_looks_like_card(n: u64) -> bool {
+    let digits = n.to_string();
+    (13..=19).contains(&digits.len()) && luhn_valid(digits.bytes().map(|b| b - b'0'))
+}
+
+/// The sorted, non-overlapping spans of `s` to redact.
+fn sensitive_spans(s: &str) -> Vec<Range<usize>> {
+    let b = s.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let at_word_start =
+            i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'_' | b'-'));
+        let found = if c == b'@' {
+            email_at(b, i)
+        } else if c.is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            digits_at(b, i)
+        } else if at_word_start && (c == b'b' || c == b'B') {
+            scheme_token_at(b, i, b"bearer").or_else(|| scheme_token_at(b, i, b"basic"))
+        } else if at_word_start && c == b'e' {
+            jwt_at(b, i)
+        } else if at_word_start {
+            prefixed_secret_at(b, i)
+        } else {
+            None
+        };
+        match found {
+            Some(span) => {
+                push_merged(&mut spans, span.clone());
+                i = span.end.max(i + 1);
+            }
+            None => i += 1,
+        }
+    }
+    spans
+}
+
+fn push_merged(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
+    if let Some(last) = spans.last_mut()
+        && span.start <= last.end
+    {
+        last.end = last.end.max(span.end);
+        last.start = last.start.min(span.start);
+        // An email span can start before the previous span ended only by growing left; merge
+        // any earlier spans it now overlaps.
+        while spans.len() >= 2 && spans[spans.len() - 2].end >= spans[spans.len() - 1].start {
+            let top = spans.pop().expect("len >= 2");
+            let prev = spans.last_mut().expect("len >= 1");
+            prev.start = prev.start.min(top.start);
+            prev.end = prev.end.max(top.end);
+        }
+        return;
+    }
+    spans.push(span);
+}
+
+/// Characters of opaque tokens (base64, base64url, hex, JWT segments, vendor keys).
+fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+fn is_email_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'')
+}
+
+fn is_domain_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')
+}
+
+/// An email address around the `@` at `at`: a non-empty local part and a dotted domain whose
+/// last label has at least two letters.
+fn email_at(b: &[u8], at: usize) -> Option<Range<usize>> {
+    let mut start = at;
+    while start > 0 && is_email_local(b[start - 1]) {
+        start -= 1;
+    }
+    let mut end = at + 1;
+    while end < b.len() && is_domain_byte(b[end]) {
+        end += 1;
+    }
+    while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    if start == at {
+        return None;
+    }
+    let domain = &b[at + 1..end];
+    let dot = domain.iter().rposition(|&c| c == b'.')?;
+    let tld = &domain[dot + 1..];
+    (dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)).then_some(start..end)
+}
+
+/// A digit run starting at `start` (digits with single spaces or dashes between them): a US
+/// SSN (`ddd-dd-dddd`) or a 13–19 digit number that passes the Luhn check (a card number).
+fn digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
+    let mut digits: Vec<u8> = Vec::with_capacity(19);
+    let mut groups: Vec<usize> = vec![0];
+    let mut separators_are_dashes = true;
+    let mut end = start;
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            digits.push(c - b'0');
+            *groups.last_mut().expect("never empty") += 1;
+            i += 1;
+            end = i;
+            if digits.len() > 19 {
+                return None;
+            }
+        } else if matches!(c, b' ' | b'-') && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            separators_are_dashes &= c == b'-';
+            groups.push(0);
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if end < b.len() && b[end].is_ascii_alphabetic() {
+        return None;
+    }
+    let is_ssn = separators_are_dashes && groups == [3, 2, 4];
+    let is_card = (13..=19).contains(&digits.len()) && luhn_valid(digits.iter().copied());
+    (is_ssn || is_card).then_some(start..end)
+}
+
+/// The Luhn checksum (ISO/IEC 7812) over decimal digits, most significant first.
+fn luhn_valid(digits: impl DoubleEndedIterator<Item = u8>) -> bool {
+    let sum: u32 = digits
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// `Bearer <token>` or `Basic <credentials>` (case-insensitive scheme): the token is the span.
+fn scheme_token_at(b: &[u8], i: usize, scheme: &[u8]) -> Option<Range<usize>> {
+    let end_scheme = i + scheme.len();
+    if end_scheme >= b.len() || !b[i..end_scheme].eq_ignore_ascii_case(scheme) {
+        return None;
+    }
+    let mut start = end_scheme;
+    while start < b.len() && b[start] == b' ' {
+        start += 1;
+    }
+    if start == end_scheme {
+        return None;
+    }
+    let mut end = start;
+    while end < b.len() && is_token_byte(b[end]) {
+        end += 1;
+    }
+    (end > start).then_some(start..end)
+}
+
+/// A JWT: `eyJ...` base64url segments joined by two dots (the third may be empty for `alg=none`).
+fn jwt_at(b: &[u8], i: usize) -> Option<Range<usize>> {
+    if !b[i..].starts_with(b"eyJ") {
+        return None;
+    }
+    let mut end = i;
+    let mut dots = 0;
+    let mut segment_len = 0;
+    while end < b.len() {
+        let c = b[end];
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            segment_len += 1;
+        } else if c == b'.' && segment_len > 0 && dots < 2 {
+            dots += 1;
+            segment_len = 0;
+        } else {
+            break;
+        }
+        end += 1;
+    }
+    (dots == 2 && end - i >= 16).then_some(i..end)
+}
+
+/// A token starting with a well-known vendor secret prefix.
+fn prefixed_secret_at(b: &[u8], i: usize) -> Option<Range<usize>> {
+    let prefix = SECRET_PREFIXES
+        .iter()
+        .find(|p| b[i..].starts_with(p.as_bytes()))?;
+    let mut end = i + prefix.len();
+    while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'_' | b'-')) {
+        end += 1;
+    }
+    (end - i >= prefix.len() + 8).then_some(i..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_redacted() {
+        assert_eq!(
+            redact_text("contact jane.doe+x@example.co.uk now"),
+            "contact [REDACTED] now"
+        );
+        assert_eq!(redact_text("a@b"), "a@b");
+        assert_eq!(redact_text("@handle"), "@handle");
+        assert_eq!(redact_text("x@host.c0m"), "x@host.c0m");
+    }
+
+    #[test]
+    fn cards_need_a_valid_luhn_checksum() {
+        assert_eq!(redact_text("card 4111111111111111."), "card [REDACTED].");
+        assert_eq!(redact_text("4111 1111 1111 1111"), "[REDACTED]");
+        assert_eq!(redact_text("4111-1111-1111-1111"), "[REDACTED]");
+        // Same length, bad checksum: an id, kept.
+        assert_eq!(redact_text("4111111111111112"), "4111111111111112");
+        assert!(number_looks_like_card(4_111_111_111_111_111));
+        assert!(!number_looks_like_card(4_111_111_111_111_112));
+        assert!(!number_looks_like_card(42));
+    }
+
+    #[test]
+    fn ssns_are_redacted() {
+        assert_eq!(redact_text("ssn: 123-45-6789"), "ssn: [REDACTED]");
+        assert_eq!(redact_text("2026-10-14"), "2026-10-14");
+        assert_eq!(redact_text("123-456-789"), "123-456-789");
+    }
+
+    #[test]
+    fn bearer_and_jwt_tokens_are_redacted() {
+        assert_eq!(
+            redact_text("Authorization: Bearer abc.DEF-123"),
+            "Authorization: Bearer [REDACTED]"
+        );
+        assert_eq!(
+            redact_text("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end"),
+            "t=[REDACTED] end"
+        );
+        assert_eq!(redact_text("bearer"), "bearer");
+        assert_eq!(redact_text("bearers are fine"), "bearers are fine");
+    }
+
+    #[test]
+    fn vendor_secret_prefixes_are_redacted() {
+        assert_eq!(
+            redact_text("key sk_live_51H8abcdEFGH and whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            "key [REDACTED] and [REDACTED]"
+        );
+        assert_eq!(redact_text("task_live_x"), "task_live_x");
+    }
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        assert!(matches!(
+            redact_text("nothing to see, id 12345"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn luhn_reference_vectors() {
+        let digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<_>>();
+        assert!(luhn_valid(digits("79927398713").into_iter()));
+        assert!(!luhn_valid(digits("79927398710").into_iter()));
+        assert!(luhn_valid(digits("378282246310005").into_iter()));
+    }
+}
