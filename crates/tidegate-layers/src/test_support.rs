@@ -27,6 +27,54 @@ impl Calls {
     }
 }
 
+/// A scriptable fake upstream: answers `status` (changeable at any time) and, while `hold`
+/// is set, waits for a permit of `gate` before answering, so tests can keep calls in flight.
+#[derive(Clone)]
+pub(crate) struct Fake {
+    pub(crate) calls: Calls,
+    pub(crate) status: Arc<std::sync::atomic::AtomicU16>,
+    pub(crate) hold: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl Fake {
+    pub(crate) fn new(status: u16) -> Self {
+        Self {
+            calls: Calls::default(),
+            status: Arc::new(status.into()),
+            hold: Arc::default(),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    pub(crate) fn service(
+        &self,
+    ) -> impl tower::Service<
+        http::Request<Body>,
+        Response = http::Response<Body>,
+        Error = Error,
+        Future = impl Future<Output = Result<http::Response<Body>, Error>> + Send + 'static,
+    > + Clone
+    + Send
+    + 'static {
+        let fake = self.clone();
+        tower::service_fn(move |_req: http::Request<Body>| {
+            let fake = fake.clone();
+            async move {
+                fake.calls.hit();
+                if fake.hold.load(Ordering::SeqCst) {
+                    fake.gate.acquire().await.unwrap().forget();
+                }
+                status(fake.status.load(Ordering::SeqCst))
+            }
+        })
+    }
+}
+
 /// A request with an empty body.
 pub(crate) fn get(uri: &str) -> http::Request<Body> {
     http::Request::get(uri).body(body::empty()).unwrap()
