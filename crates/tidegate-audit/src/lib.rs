@@ -2,4 +2,8 @@
 //! hash-chained admin audit trail.
 #![forbid(unsafe_code)]
 
+mod accounts;
+pub mod availability;
+pub mod findings;
+pub mod live;
 pub mod trail;

@@ -192,14 +192,18 @@ impl Trail {
         Ok(trail)
     }
 
-    /// Like [`Trail::connect`] but never creates a SQLite file: the audit uses it to read the
-    /// trail of an existing deployment without leaving an empty database behind.
+    /// Opens an existing database for reading: never creates a SQLite file and applies no
+    /// migration, so the audit leaves a deployment exactly as it found it. Check
+    /// [`Trail::is_initialized`] before reading.
     pub async fn open_existing(url: &str) -> Result<Self, TrailError> {
-        let trail = Self {
+        Ok(Self {
             store: Store::connect(url, false).await?,
-        };
-        trail.migrate().await?;
-        Ok(trail)
+        })
+    }
+
+    /// Whether the trail's tables exist (they are created by the first [`Trail::connect`]).
+    pub async fn is_initialized(&self) -> Result<bool, TrailError> {
+        self.store.is_initialized().await
     }
 
     /// Uses an existing SQLite pool (migrations are applied).

@@ -225,6 +225,25 @@ impl Store {
         Ok(rows.into_iter().map(row_to_entry).collect())
     }
 
+    pub(super) async fn is_initialized(&self) -> Result<bool, TrailError> {
+        let found: (bool,) = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT count(*) > 0 FROM sqlite_master \
+                     WHERE type = 'table' AND name = 'tidegate_admin_trail_head'",
+                )
+                .fetch_one(p)
+                .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as("SELECT to_regclass('tidegate_admin_trail_head') IS NOT NULL")
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(found.0)
+    }
+
     pub(super) async fn head(&self) -> Result<(i64, String), TrailError> {
         const Q: &str = "SELECT seq, entry_hash FROM tidegate_admin_trail_head WHERE id = 1";
         let head: Option<(i64, String)> = match self {
