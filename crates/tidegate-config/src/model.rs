@@ -239,6 +239,16 @@ pub struct AuditConfig {
     /// Number of gateway instances (to judge whether local locks suffice).
     #[serde(default)]
     pub instances: Option<u32>,
+    /// (added by tidegate-audit) Groups of connectors a product feature depends on, for the
+    /// composite availability: `[audit.features] onboarding = ["hubspot", "salesforce"]`.
+    /// Empty: all connectors together form one group.
+    #[serde(default)]
+    pub features: BTreeMap<String, Vec<String>>,
+    /// (added by tidegate-audit) The rotation policy for long-lived credentials (`api_key`,
+    /// `basic`): they are replaced at least this often. Unset while OAuth connectors exist
+    /// beside long-lived ones is an audit finding.
+    #[serde(default, with = "units::opt_duration")]
+    pub credential_rotation: Option<Duration>,
 }
 
 /// `[environments.NAME]`: one caller of the gateway.
