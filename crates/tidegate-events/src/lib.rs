@@ -4,10 +4,15 @@
 //! large payloads ([`claim`]).
 #![forbid(unsafe_code)]
 
+pub mod claim;
 pub mod clock;
+pub mod delivery;
 pub mod envelope;
 pub mod event;
+pub mod policy;
+pub mod queue;
 pub mod sign;
+pub mod store;
 pub mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
