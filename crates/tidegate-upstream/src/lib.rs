@@ -30,4 +30,18 @@
 //! so it sees the final status. Local pacing sits inside retry, so every real attempt is paced.
 #![forbid(unsafe_code)]
 
+pub mod errors;
+pub mod expr;
+pub mod pacing;
 pub mod ratelimit;
+pub mod settings;
+
+pub use errors::{ErrorNormalizationLayer, ErrorSettings};
+pub use expr::{Compiled, ExpressionEngine, JsonataEngine, compile};
+pub use pacing::{LocalPacingLayer, PacingScope, PacingSettings};
+pub use ratelimit::{Limit, RateLimitHeadersLayer, RateLimitInfo, RateLimitSettings};
+
+/// Response extension marking a response the gateway produced itself (e.g. a local-pacing 429),
+/// so that the error normalization does not treat it as an upstream error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayGenerated;

@@ -57,7 +57,13 @@ pub fn restrictiveness(a: &Limit, b: &Limit) -> Ordering {
         (false, false) => {}
     }
     // remaining_a / quota_a vs remaining_b / quota_b, exactly.
-    let frac = |l: &Limit| if l.quota == 0 { (0u128, 1u128) } else { (u128::from(l.remaining), u128::from(l.quota)) };
+    let frac = |l: &Limit| {
+        if l.quota == 0 {
+            (0u128, 1u128)
+        } else {
+            (u128::from(l.remaining), u128::from(l.quota))
+        }
+    };
     let (ra, qa) = frac(a);
     let (rb, qb) = frac(b);
     (ra * qb)
@@ -68,9 +74,13 @@ pub fn restrictiveness(a: &Limit, b: &Limit) -> Ordering {
 
 /// The limit the `RateLimit-*` triple shows.
 pub fn most_restrictive(limits: &[Limit]) -> Option<&Limit> {
-    limits
-        .iter()
-        .reduce(|best, l| if restrictiveness(l, best) == Ordering::Less { l } else { best })
+    limits.iter().reduce(|best, l| {
+        if restrictiveness(l, best) == Ordering::Less {
+            l
+        } else {
+            best
+        }
+    })
 }
 
 /// `Retry-After` to add on a 429/503 the upstream sent without one: the latest reset among
@@ -181,7 +191,10 @@ mod tests {
     fn exhausted_limit_wins_then_fraction() {
         let a = Limit::new("burst", 100, 50).with_reset(Some(30));
         let b = Limit::new("daily", 1000, 100).with_reset(Some(3600));
-        assert_eq!(most_restrictive(&[a.clone(), b.clone()]).unwrap().name, "daily");
+        assert_eq!(
+            most_restrictive(&[a.clone(), b.clone()]).unwrap().name,
+            "daily"
+        );
         let c = Limit::new("secondly", 10, 0).with_reset(Some(1));
         assert_eq!(most_restrictive(&[a, b, c]).unwrap().name, "secondly");
     }
@@ -196,12 +209,20 @@ mod tests {
     #[test]
     fn structured_output_literal() {
         let limits = vec![
-            Limit::new("burst", 100, 50).with_reset(Some(30)).with_window(Some(60)),
+            Limit::new("burst", 100, 50)
+                .with_reset(Some(30))
+                .with_window(Some(60)),
             Limit::new("daily", 1000, 999).with_window(Some(86400)),
             Limit::new("burst", 5, 5),
         ];
         let (policy, state) = structured_fields(&limits);
-        assert_eq!(policy, r#""burst";q=100;w=60, "daily";q=1000;w=86400, "burst-2";q=5"#);
-        assert_eq!(state, r#""burst";r=50;t=30, "daily";r=999;t=86400, "burst-2";r=5"#);
+        assert_eq!(
+            policy,
+            r#""burst";q=100;w=60, "daily";q=1000;w=86400, "burst-2";q=5"#
+        );
+        assert_eq!(
+            state,
+            r#""burst";r=50;t=30, "daily";r=999;t=86400, "burst-2";r=5"#
+        );
     }
 }

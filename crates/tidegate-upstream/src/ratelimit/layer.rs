@@ -145,7 +145,11 @@ where
 
 /// Extracts, normalizes and writes the rate-limit headers of `resp` in place, and stores the
 /// [`RateLimitInfo`] in its extensions. Exposed for callers outside a tower stack and benches.
-pub fn normalize_response_headers<B>(resp: &mut Response<B>, settings: &RateLimitSettings, now: SystemTime) {
+pub fn normalize_response_headers<B>(
+    resp: &mut Response<B>,
+    settings: &RateLimitSettings,
+    now: SystemTime,
+) {
     let info: RateLimitInfo = settings.extract(resp.headers(), now);
     if info.is_empty() {
         return;

@@ -44,23 +44,25 @@ impl FromStr for ResetUnit {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "seconds" | "s" | "delta_seconds" | "delay_seconds" => ResetUnit::Seconds,
-            "ms" | "millis" | "milliseconds" | "delta_ms" => ResetUnit::Millis,
-            "epoch" | "unix" | "epoch_seconds" | "unix_seconds" => ResetUnit::EpochSeconds,
-            "epoch_ms" | "unix_ms" | "epoch_millis" => ResetUnit::EpochMillis,
-            "iso8601" | "rfc3339" | "timestamp" => ResetUnit::Timestamp,
-            "http_date" | "httpdate" => ResetUnit::HttpDate,
-            "window" | "window_s" | "window_seconds" => ResetUnit::WindowSeconds,
-            "window_ms" | "window_millis" => ResetUnit::WindowMillis,
-            "auto" | "" => ResetUnit::Auto,
-            other => {
-                return Err(format!(
-                    "unknown reset_unit {other:?} (expected one of: seconds, ms, epoch, epoch_ms, \
+        Ok(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "seconds" | "s" | "delta_seconds" | "delay_seconds" => ResetUnit::Seconds,
+                "ms" | "millis" | "milliseconds" | "delta_ms" => ResetUnit::Millis,
+                "epoch" | "unix" | "epoch_seconds" | "unix_seconds" => ResetUnit::EpochSeconds,
+                "epoch_ms" | "unix_ms" | "epoch_millis" => ResetUnit::EpochMillis,
+                "iso8601" | "rfc3339" | "timestamp" => ResetUnit::Timestamp,
+                "http_date" | "httpdate" => ResetUnit::HttpDate,
+                "window" | "window_s" | "window_seconds" => ResetUnit::WindowSeconds,
+                "window_ms" | "window_millis" => ResetUnit::WindowMillis,
+                "auto" | "" => ResetUnit::Auto,
+                other => {
+                    return Err(format!(
+                        "unknown reset_unit {other:?} (expected one of: seconds, ms, epoch, epoch_ms, \
                      iso8601, http_date, window, window_ms, auto)"
-                ));
-            }
-        })
+                    ));
+                }
+            },
+        )
     }
 }
 
@@ -85,18 +87,20 @@ impl FromStr for ValueFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "plain" | "integer" | "" => ValueFormat::Plain,
-            "used/limit" | "used_of_limit" | "used_limit" => ValueFormat::UsedOfLimit,
-            "sforce_limit_info" | "salesforce" => ValueFormat::SforceLimitInfo,
-            "zendesk_endpoint" | "zendesk" => ValueFormat::ZendeskEndpoint,
-            other => {
-                return Err(format!(
-                    "unknown rate_limit format {other:?} (expected one of: plain, used/limit, \
+        Ok(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "plain" | "integer" | "" => ValueFormat::Plain,
+                "used/limit" | "used_of_limit" | "used_limit" => ValueFormat::UsedOfLimit,
+                "sforce_limit_info" | "salesforce" => ValueFormat::SforceLimitInfo,
+                "zendesk_endpoint" | "zendesk" => ValueFormat::ZendeskEndpoint,
+                other => {
+                    return Err(format!(
+                        "unknown rate_limit format {other:?} (expected one of: plain, used/limit, \
                      sforce-limit-info, zendesk-endpoint)"
-                ));
-            }
-        })
+                    ));
+                }
+            },
+        )
     }
 }
 
@@ -177,14 +181,19 @@ impl LimitMapping {
     pub fn extract(&self, headers: &HeaderMap, now: SystemTime) -> Vec<Limit> {
         match self.format {
             ValueFormat::Plain => self.extract_plain(headers, now).into_iter().collect(),
-            ValueFormat::UsedOfLimit => self.extract_used_of_limit(headers, now).into_iter().collect(),
-            ValueFormat::SforceLimitInfo => match self.limit.as_ref().and_then(|h| joined(headers, h)) {
-                Some(v) => parse::sforce_limit_info(&v)
-                    .into_iter()
-                    .map(|l| l.with_window(self.window_secs))
-                    .collect(),
-                None => Vec::new(),
-            },
+            ValueFormat::UsedOfLimit => self
+                .extract_used_of_limit(headers, now)
+                .into_iter()
+                .collect(),
+            ValueFormat::SforceLimitInfo => {
+                match self.limit.as_ref().and_then(|h| joined(headers, h)) {
+                    Some(v) => parse::sforce_limit_info(&v)
+                        .into_iter()
+                        .map(|l| l.with_window(self.window_secs))
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
             ValueFormat::ZendeskEndpoint => self.extract_zendesk(headers),
         }
     }
@@ -218,7 +227,11 @@ impl LimitMapping {
             .or(self.quota)
             .unwrap_or(remaining);
         let (reset, window) = self.reset_and_window(headers, now);
-        Some(Limit::new(&self.name, quota, remaining).with_reset(reset).with_window(window))
+        Some(
+            Limit::new(&self.name, quota, remaining)
+                .with_reset(reset)
+                .with_window(window),
+        )
     }
 
     fn extract_used_of_limit(&self, headers: &HeaderMap, now: SystemTime) -> Option<Limit> {
@@ -232,7 +245,11 @@ impl LimitMapping {
     }
 
     fn extract_zendesk(&self, headers: &HeaderMap) -> Vec<Limit> {
-        let Some(prefix) = self.limit.as_ref().map(|h| h.as_str().trim_end_matches('*')) else {
+        let Some(prefix) = self
+            .limit
+            .as_ref()
+            .map(|h| h.as_str().trim_end_matches('*'))
+        else {
             return Vec::new();
         };
         headers
@@ -240,8 +257,16 @@ impl LimitMapping {
             .filter_map(|(name, value)| {
                 let suffix = name.as_str().strip_prefix(prefix)?;
                 let (total, remaining, resets) = parse::zendesk_endpoint(value.to_str().ok()?)?;
-                let name = if suffix.is_empty() { self.name.as_str() } else { suffix };
-                Some(Limit::new(name, total, remaining).with_reset(resets).with_window(self.window_secs))
+                let name = if suffix.is_empty() {
+                    self.name.as_str()
+                } else {
+                    suffix
+                };
+                Some(
+                    Limit::new(name, total, remaining)
+                        .with_reset(resets)
+                        .with_window(self.window_secs),
+                )
             })
             .collect()
     }
@@ -251,7 +276,9 @@ impl LimitMapping {
 fn remaining_count(value: &str) -> Option<u64> {
     let v = value.trim();
     match v.split_once('.') {
-        Some((int, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => parse::non_negative_integer(int),
+        Some((int, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => {
+            parse::non_negative_integer(int)
+        }
         Some(_) => None,
         None => parse::non_negative_integer(v),
     }
@@ -322,7 +349,9 @@ impl RateLimitSettings {
             for limit in standard_limits(headers) {
                 // A vendor mapping of the same headers (Zendesk's ratelimit-*) already saw it.
                 if !limits.iter().any(|l: &Limit| {
-                    l.quota == limit.quota && l.remaining == limit.remaining && l.reset_secs == limit.reset_secs
+                    l.quota == limit.quota
+                        && l.remaining == limit.remaining
+                        && l.reset_secs == limit.reset_secs
                 }) {
                     limits.push(limit);
                 }
@@ -331,9 +360,12 @@ impl RateLimitSettings {
         if limits.is_empty() && self.detect_x_ratelimit {
             limits.extend(x_ratelimit_mapping().extract(headers, now));
         }
-        let retry_after = joined(headers, &http::header::RETRY_AFTER)
-            .and_then(|v| parse::retry_after(&v, now));
-        RateLimitInfo { limits, retry_after }
+        let retry_after =
+            joined(headers, &http::header::RETRY_AFTER).and_then(|v| parse::retry_after(&v, now));
+        RateLimitInfo {
+            limits,
+            retry_after,
+        }
     }
 }
 
@@ -362,7 +394,12 @@ fn standard_limits(headers: &HeaderMap) -> Vec<Limit> {
         let limit = joined(headers, &RATELIMIT_LIMIT);
         let reset = joined(headers, &RATELIMIT_RESET);
         // An old-draft policy (`10;w=1`) only; a -08 policy (`"name";q=..`) has no integer items.
-        out.extend(parse::ietf_triple(limit.as_deref(), &remaining, reset.as_deref(), policy.as_deref()));
+        out.extend(parse::ietf_triple(
+            limit.as_deref(),
+            &remaining,
+            reset.as_deref(),
+            policy.as_deref(),
+        ));
     }
     out
 }

@@ -26,10 +26,9 @@ pub fn non_negative_integer(value: &str) -> Option<u64> {
     if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(
-        v.bytes()
-            .fold(0u64, |acc, b| acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))),
-    )
+    Some(v.bytes().fold(0u64, |acc, b| {
+        acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
 }
 
 /// `delay-seconds` as found in the wild: an integer, or a decimal such as Shopify's `2.0`,
@@ -52,7 +51,11 @@ pub fn delay_seconds(value: &str) -> Option<u64> {
         return None;
     }
     let round_up = frac.bytes().any(|b| b != b'0');
-    Some(whole.saturating_add(u64::from(round_up)).min(MAX_DELAY_SECS))
+    Some(
+        whole
+            .saturating_add(u64::from(round_up))
+            .min(MAX_DELAY_SECS),
+    )
 }
 
 /// Whole seconds from `now` until `at`, rounded up; 0 when `at` is past; clamped.
@@ -64,8 +67,7 @@ pub fn secs_until(at: SystemTime, now: SystemTime) -> u64 {
 }
 
 fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs()
-        .saturating_add(u64::from(d.subsec_nanos() > 0))
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 /// `Retry-After` (RFC 9110 §10.2.3): delay-seconds (decimals rounded up) or an HTTP-date in
@@ -91,7 +93,11 @@ fn epoch_reset(value: &str, units_per_sec: u64, now: SystemTime) -> Option<u64> 
         }
     });
     let n = non_negative_integer(int)?;
-    let round_up = v.contains('.') && v.bytes().skip_while(|b| *b != b'.').skip(1).any(|b| b != b'0');
+    let round_up = v.contains('.')
+        && v.bytes()
+            .skip_while(|b| *b != b'.')
+            .skip(1)
+            .any(|b| b != b'0');
     let at = UNIX_EPOCH
         .checked_add(Duration::from_secs(n / units_per_sec))
         .and_then(|t| {
@@ -167,9 +173,7 @@ pub fn iso8601(value: &str) -> Option<SystemTime> {
         [sign @ (b'+' | b'-'), tail @ ..] => {
             let (h, m) = match tail {
                 [h1, h2] => (num(&[*h1, *h2])?, 0),
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
-                    (num(&[*h1, *h2])?, num(&[*m1, *m2])?)
-                }
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?),
                 _ => return None,
             };
             if h > 23 || m > 59 {
@@ -199,7 +203,10 @@ pub fn iso8601_reset(value: &str, now: SystemTime) -> Option<u64> {
 
 /// Seconds until an HTTP-date.
 pub fn http_date_reset(value: &str, now: SystemTime) -> Option<u64> {
-    Some(secs_until(httpdate::parse_http_date(value.trim()).ok()?, now))
+    Some(secs_until(
+        httpdate::parse_http_date(value.trim()).ok()?,
+        now,
+    ))
 }
 
 /// A reset whose unit is not declared: an ISO timestamp or HTTP-date by its shape; a number
@@ -243,7 +250,11 @@ pub fn sforce_limit_info(value: &str) -> Vec<Limit> {
         .filter_map(|member| {
             let (key, usage) = member.trim().split_once('=')?;
             let key = key.trim();
-            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if key.is_empty()
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return None;
             }
             // Strip a trailing "(appName=...)" annotation.
@@ -343,7 +354,10 @@ impl<'a> SfParser<'a> {
             b'a'..=b'z' | b'A'..=b'Z' | b'*' => self.pos += 1,
             _ => return None,
         }
-        while matches!(self.peek(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')) {
+        while matches!(
+            self.peek(),
+            Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')
+        ) {
             self.pos += 1;
         }
         Some(String::from_utf8_lossy(&self.input[start..self.pos]).to_ascii_lowercase())
@@ -380,8 +394,7 @@ impl<'a> SfParser<'a> {
                 let start = self.pos;
                 self.pos += 1;
                 while let Some(b) = self.peek() {
-                    let tchar = b.is_ascii_alphanumeric()
-                        || b"!#$%&'*+-.^_`|~:/".contains(&b);
+                    let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b);
                     if !tchar {
                         break;
                     }
@@ -513,13 +526,25 @@ impl<'a> SfParser<'a> {
                 if self.peek() == Some(b'=') {
                     self.pos += 1;
                     let item = self.item_or_inner_list()?;
-                    SfMember { key: Some(key), item, params: self.params()? }
+                    SfMember {
+                        key: Some(key),
+                        item,
+                        params: self.params()?,
+                    }
                 } else {
-                    SfMember { key: Some(key), item: SfItem::Boolean(true), params: self.params()? }
+                    SfMember {
+                        key: Some(key),
+                        item: SfItem::Boolean(true),
+                        params: self.params()?,
+                    }
                 }
             } else {
                 let item = self.item_or_inner_list()?;
-                SfMember { key: None, item, params: self.params()? }
+                SfMember {
+                    key: None,
+                    item,
+                    params: self.params()?,
+                }
             };
             out.push(member);
             self.skip_ows();
@@ -540,12 +565,20 @@ impl<'a> SfParser<'a> {
 
 /// Parses a structured-field List; `None` when malformed.
 pub fn sf_list(value: &str) -> Option<Vec<SfMember>> {
-    SfParser { input: value.as_bytes(), pos: 0 }.members(false)
+    SfParser {
+        input: value.as_bytes(),
+        pos: 0,
+    }
+    .members(false)
 }
 
 /// Parses a structured-field Dictionary; `None` when malformed.
 pub fn sf_dictionary(value: &str) -> Option<Vec<SfMember>> {
-    SfParser { input: value.as_bytes(), pos: 0 }.members(true)
+    SfParser {
+        input: value.as_bytes(),
+        pos: 0,
+    }
+    .members(true)
 }
 
 fn item_name(item: &SfItem) -> Option<&str> {
@@ -574,7 +607,11 @@ fn uint(item: &SfItem) -> Option<u64> {
 /// not in this form (e.g. a -07 dictionary), so the caller can try the older forms.
 pub fn ietf_structured(ratelimit: &str, policy: Option<&str>) -> Option<Vec<Limit>> {
     let items = sf_list(ratelimit)?;
-    if items.is_empty() || !items.iter().all(|m| matches!(m.item, SfItem::String(_) | SfItem::Token(_))) {
+    if items.is_empty()
+        || !items
+            .iter()
+            .all(|m| matches!(m.item, SfItem::String(_) | SfItem::Token(_)))
+    {
         return None;
     }
     let policies = policy.and_then(sf_list).unwrap_or_default();
@@ -584,12 +621,14 @@ pub fn ietf_structured(ratelimit: &str, policy: Option<&str>) -> Option<Vec<Limi
             let name = item_name(&m.item)?;
             let remaining = m.uint_param("r")?;
             let reset = m.uint_param("t").map(|t| t.min(MAX_DELAY_SECS));
-            let policy = policies
-                .iter()
-                .find(|p| item_name(&p.item) == Some(name));
+            let policy = policies.iter().find(|p| item_name(&p.item) == Some(name));
             let quota = policy.and_then(|p| p.uint_param("q")).unwrap_or(remaining);
             let window = policy.and_then(|p| p.uint_param("w"));
-            Some(Limit::new(name, quota, remaining).with_reset(reset).with_window(window))
+            Some(
+                Limit::new(name, quota, remaining)
+                    .with_reset(reset)
+                    .with_window(window),
+            )
         })
         .collect();
     Some(limits)
@@ -608,7 +647,11 @@ pub fn ietf_draft07(ratelimit: &str, policy: Option<&str>) -> Option<Limit> {
     let quota = get("limit").unwrap_or(remaining);
     let reset = get("reset");
     let window = policy.and_then(|p| policy_window(p, quota));
-    Some(Limit::new(DEFAULT_POLICY, quota, remaining).with_reset(reset).with_window(window))
+    Some(
+        Limit::new(DEFAULT_POLICY, quota, remaining)
+            .with_reset(reset)
+            .with_window(window),
+    )
 }
 
 /// The window (`w`) of the old-draft policy item whose quota equals `quota`, else of the first
@@ -656,7 +699,11 @@ pub fn ietf_triple(
         window = policy.and_then(|p| policy_window(p, quota));
     }
     let reset = reset.and_then(delay_seconds);
-    Some(Limit::new(DEFAULT_POLICY, quota, remaining).with_reset(reset).with_window(window))
+    Some(
+        Limit::new(DEFAULT_POLICY, quota, remaining)
+            .with_reset(reset)
+            .with_window(window),
+    )
 }
 
 #[cfg(test)]
@@ -677,9 +724,15 @@ mod tests {
         assert_eq!(retry_after("Sun, 06 Nov 1994 08:50:37 GMT", n), Some(60));
         assert_eq!(retry_after("Sunday, 06-Nov-94 08:50:37 GMT", n), Some(60));
         assert_eq!(retry_after("Sun Nov  6 08:50:37 1994", n), Some(60));
-        assert_eq!(retry_after("Fri, 31 Dec 1999 23:59:59 GMT", n), Some(MAX_DELAY_SECS));
+        assert_eq!(
+            retry_after("Fri, 31 Dec 1999 23:59:59 GMT", n),
+            Some(MAX_DELAY_SECS)
+        );
         assert_eq!(retry_after("Sat, 05 Nov 1994 08:49:37 GMT", n), Some(0));
-        assert_eq!(retry_after("99999999999999999999999", n), Some(MAX_DELAY_SECS));
+        assert_eq!(
+            retry_after("99999999999999999999999", n),
+            Some(MAX_DELAY_SECS)
+        );
         assert_eq!(retry_after("-1", n), None);
         assert_eq!(retry_after("soon", n), None);
         assert_eq!(retry_after("", n), None);
@@ -708,12 +761,22 @@ mod tests {
     fn vendor_forms() {
         assert_eq!(used_of_limit("32/40"), Some((32, 40)));
         assert_eq!(used_of_limit("32/"), None);
-        let sf = sforce_limit_info("api-usage=18/5000; per-app-api-usage=17/250(appName=sample-app)");
-        assert_eq!(sf, vec![Limit::new("api-usage", 5000, 4982), Limit::new("per-app-api-usage", 250, 233)]);
+        let sf =
+            sforce_limit_info("api-usage=18/5000; per-app-api-usage=17/250(appName=sample-app)");
+        assert_eq!(
+            sf,
+            vec![
+                Limit::new("api-usage", 5000, 4982),
+                Limit::new("per-app-api-usage", 250, 233)
+            ]
+        );
         let sf = sforce_limit_info("api-usage=10018/100000; api-bursts=1/750");
         assert_eq!(sf.len(), 2);
         assert_eq!(sf[1], Limit::new("api-bursts", 750, 749));
-        assert_eq!(zendesk_endpoint("total=100; remaining=99; resets=41"), Some((100, 99, Some(41))));
+        assert_eq!(
+            zendesk_endpoint("total=100; remaining=99; resets=41"),
+            Some((100, 99, Some(41)))
+        );
     }
 
     #[test]
@@ -723,9 +786,21 @@ mod tests {
             Some(r#""burst";q=100;w=60,"daily";q=1000;w=86400"#),
         )
         .unwrap();
-        assert_eq!(limits[0], Limit::new("burst", 100, 50).with_reset(Some(30)).with_window(Some(60)));
-        assert_eq!(limits[1], Limit::new("daily", 1000, 999).with_window(Some(86400)));
-        let limits = ietf_structured(r#""default";r=999;pk=:dHJpYWwxMjEzMjM=:"#, Some(r#""peruser";q=65535;qu="content-bytes";w=10;pk=:sdfjLJUOUH==:"#)).unwrap();
+        assert_eq!(
+            limits[0],
+            Limit::new("burst", 100, 50)
+                .with_reset(Some(30))
+                .with_window(Some(60))
+        );
+        assert_eq!(
+            limits[1],
+            Limit::new("daily", 1000, 999).with_window(Some(86400))
+        );
+        let limits = ietf_structured(
+            r#""default";r=999;pk=:dHJpYWwxMjEzMjM=:"#,
+            Some(r#""peruser";q=65535;qu="content-bytes";w=10;pk=:sdfjLJUOUH==:"#),
+        )
+        .unwrap();
         assert_eq!(limits, vec![Limit::new("default", 999, 999)]);
         assert!(ietf_structured("limit=100, remaining=50, reset=5", None).is_none());
     }
@@ -733,9 +808,19 @@ mod tests {
     #[test]
     fn old_draft_examples() {
         let l = ietf_draft07("limit=100, remaining=50, reset=5", Some("100;w=10")).unwrap();
-        assert_eq!(l, Limit::new("default", 100, 50).with_reset(Some(5)).with_window(Some(10)));
+        assert_eq!(
+            l,
+            Limit::new("default", 100, 50)
+                .with_reset(Some(5))
+                .with_window(Some(10))
+        );
         let l = ietf_triple(Some("10, 10;w=1, 50;w=60"), "9", Some("1"), None).unwrap();
-        assert_eq!(l, Limit::new("default", 10, 9).with_reset(Some(1)).with_window(Some(1)));
+        assert_eq!(
+            l,
+            Limit::new("default", 10, 9)
+                .with_reset(Some(1))
+                .with_window(Some(1))
+        );
         let l = ietf_triple(Some("10"), "9", Some("1"), Some("10;w=1, 50;w=60")).unwrap();
         assert_eq!(l.window_secs, Some(1));
         let l = ietf_triple(Some("700"), "699", Some("41"), None).unwrap();
@@ -744,7 +829,13 @@ mod tests {
 
     #[test]
     fn malformed_structured_fields_are_ignored() {
-        for bad in [r#""a";r=1,"#, r#""a;r=1"#, "\"a\";r=1;t=\u{7f}", ",", r#""x";r=-1"#] {
+        for bad in [
+            r#""a";r=1,"#,
+            r#""a;r=1"#,
+            "\"a\";r=1;t=\u{7f}",
+            ",",
+            r#""x";r=-1"#,
+        ] {
             let parsed = ietf_structured(bad, None);
             assert!(parsed.map_or(true, |l| l.is_empty()), "{bad}");
         }
