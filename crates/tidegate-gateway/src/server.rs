@@ -1,0 +1,97 @@
+//! The accept loop: hyper HTTP/1.1 connections with `TCP_NODELAY`, proxied requests
+//! dispatched straight to [`proxy::handle`](crate::proxy::handle) (no router, no extra body
+//! boxing), everything else to the axum router; graceful shutdown bounded by a grace period.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use axum::Router;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
+use tidegate_core::Body;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::{AppState, proxy};
+
+/// How long a client may take to send request headers (slowloris protection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct Gateway {
+    state: AppState,
+    router: Router,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Gateway {
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Self::Error>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if req.uri().path().starts_with(proxy::PREFIX) {
+            let state = self.state.clone();
+            Box::pin(async move { Ok(proxy::handle(&state, req).await) })
+        } else {
+            let router = self.router.clone();
+            Box::pin(async move {
+                let response = router
+                    .oneshot(req.map(axum::body::Body::new))
+                    .await
+                    .unwrap_or_else(|never| match never {});
+                Ok(response.map(tidegate_core::body::boxed))
+            })
+        }
+    }
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let gateway = Gateway { state, router };
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // e.g. EMFILE: back off briefly instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), gateway.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        in_flight_connections = graceful.count(),
+        grace_s = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace period over; closing remaining connections");
+    }
+    Ok(())
+}
