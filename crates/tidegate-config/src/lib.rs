@@ -9,6 +9,7 @@
 //! api_keys = ["${PROD_KEY:-dev-key}"]
 //! [connectors.github]
 //! preset = "github"
+//! auth = { type = "api_key" }   # a personal access token instead of the preset's OAuth
 //! "#;
 //! let config = tidegate_config::Config::from_str(toml, Path::new("tidegate.toml"), &|_| None)
 //!     .expect("valid config");

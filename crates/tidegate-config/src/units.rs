@@ -119,13 +119,16 @@ fn scale(number: &str, factor: u128) -> Option<u128> {
     }
     let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
     let mut total = int.checked_mul(factor)?;
-    let mut place = factor;
-    for digit in frac_part.chars() {
-        place /= 10;
-        if place == 0 {
-            break;
+    if !frac_part.is_empty() {
+        if !frac_part.chars().all(|c| c.is_ascii_digit()) {
+            return None;
         }
-        total = total.checked_add(u128::from(digit.to_digit(10)?) * place)?;
+        // Digits past the 18th cannot matter for any unit used here; dropping them keeps the
+        // arithmetic inside u128.
+        let digits = &frac_part[..frac_part.len().min(18)];
+        let numerator: u128 = digits.parse().ok()?;
+        let denominator = 10u128.pow(digits.len() as u32);
+        total = total.checked_add(numerator * factor / denominator)?;
     }
     Some(total)
 }

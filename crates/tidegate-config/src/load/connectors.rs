@@ -1,0 +1,181 @@
+//! `[connectors.*]`: preset merge, the `auth` table (tagged by `type`), deserialization and
+//! validation of each connector on its own, so errors in different connectors are all reported.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diag::Diagnostics;
+use super::recover::{describe, deserialize_all};
+use super::validate::{self, At, Validate};
+use crate::{ApiKeyConfig, AuthConfig, ConnectorConfig, OAuth2Config, presets};
+
+const AUTH_TYPES: &str = "oauth2, api_key, basic, none";
+
+pub(crate) fn load_all(
+    value: Spanned<DeValue<'_>>,
+    key_span: Range<usize>,
+    diag: &mut Diagnostics,
+) -> BTreeMap<String, ConnectorConfig> {
+    let mut out = BTreeMap::new();
+    let DeValue::Table(table) = value.into_inner() else {
+        diag.error(
+            key_span,
+            "`connectors` must be a table of connectors: [connectors.NAME]",
+        );
+        return out;
+    };
+    if table.is_empty() {
+        diag.error(key_span, "no connectors defined: add [connectors.NAME]");
+    }
+    for (name, connector) in table {
+        let name_str = name.get_ref().to_string();
+        if let Some(problem) = validate::name_problem(&name_str) {
+            diag.error(name.span(), format!("connector name `{name_str}` {problem}"));
+        }
+        if let Some(c) = load_one(&name_str, name.span(), connector, diag) {
+            out.insert(name_str, c);
+        }
+    }
+    out
+}
+
+fn load_one(
+    name: &str,
+    name_span: Range<usize>,
+    value: Spanned<DeValue<'_>>,
+    diag: &mut Diagnostics,
+) -> Option<ConnectorConfig> {
+    let path = ["connectors", name];
+    let span = value.span();
+    let DeValue::Table(mut table) = value.into_inner() else {
+        diag.error(
+            name_span,
+            format!("connector `{name}` must be a table: [connectors.{name}]"),
+        );
+        return None;
+    };
+
+    let mut preset_failed = false;
+    if let Some((preset_span, preset)) = table
+        .get("preset")
+        .map(|p| (p.span(), p.get_ref().as_str().map(str::to_owned)))
+    {
+        match preset.as_deref().map(|p| (p, presets::source(p))) {
+            Some((preset, Some(src))) => match DeTable::parse(src) {
+                Ok(preset_table) => {
+                    let offset = diag.add_virtual(src.len(), preset_span, preset);
+                    let preset_table = super::merge::shift_table(preset_table.into_inner(), offset);
+                    table = super::merge_connector(preset_table, table);
+                }
+                Err(e) => {
+                    preset_failed = true;
+                    diag.error(
+                        preset_span,
+                        format!("built-in preset `{preset}` is invalid TOML: {}", e.message()),
+                    );
+                }
+            },
+            Some((preset, None)) => {
+                preset_failed = true;
+                diag.error(
+                    preset_span,
+                    format!(
+                        "unknown preset `{preset}`; built-in presets: {}",
+                        presets::list().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            None => {
+                preset_failed = true;
+                diag.error(preset_span, "`preset` must be a string naming a built-in preset");
+            }
+        }
+    }
+
+    // `auth` is tagged by `type`; it is deserialized on its own so that errors inside it keep
+    // their exact locations (serde's internally tagged enums lose them).
+    let auth_entry = table.remove_entry("auth");
+    let auth = match &auth_entry {
+        Some((_, auth_value)) => load_auth(auth_value, &path, diag),
+        None => Some(AuthConfig::None),
+    };
+
+    let (parsed, value) = deserialize_all::<ConnectorConfig>(
+        Spanned::new(span.clone(), DeValue::Table(table)),
+        &path,
+        diag,
+        preset_failed,
+    );
+    let mut connector = parsed?;
+    connector.auth = auth?;
+
+    // Put `auth` back so that semantic checks can point into it.
+    let mut value = value;
+    if let (Some((key, auth_value)), DeValue::Table(t)) = (auth_entry, value.get_mut()) {
+        t.insert(key, auth_value);
+    }
+    connector.validate(&At::new(&value, &path), diag);
+    Some(connector)
+}
+
+/// Takes no keys (for `auth = { type = "basic" }` and `{ type = "none" }`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoKeys {}
+
+fn load_auth(
+    value: &Spanned<DeValue<'_>>,
+    connector_path: &[&str],
+    diag: &mut Diagnostics,
+) -> Option<AuthConfig> {
+    let mut path = connector_path.to_vec();
+    path.push("auth");
+    let Some(table) = value.get_ref().as_table() else {
+        diag.error(
+            value.span(),
+            format!("`auth` must be a table, e.g. auth = {{ type = \"oauth2\", ... }}; types: {AUTH_TYPES}"),
+        );
+        return None;
+    };
+    let mut rest = table.clone();
+    let Some((_, auth_type)) = rest.remove_entry("type") else {
+        diag.error(
+            value.span(),
+            format!("missing key `type` in {}; expected one of: {AUTH_TYPES}", describe(&path)),
+        );
+        return None;
+    };
+    let rest = Spanned::new(value.span(), DeValue::Table(rest));
+    match auth_type.get_ref().as_str() {
+        Some("oauth2") => deserialize_all::<OAuth2Config>(rest, &path, diag, false)
+            .0
+            .map(AuthConfig::OAuth2),
+        Some("api_key") => deserialize_all::<ApiKeyConfig>(rest, &path, diag, false)
+            .0
+            .map(AuthConfig::ApiKey),
+        Some("basic") => deserialize_all::<NoKeys>(rest, &path, diag, false)
+            .0
+            .map(|_| AuthConfig::Basic),
+        Some("none") => deserialize_all::<NoKeys>(rest, &path, diag, false)
+            .0
+            .map(|_| AuthConfig::None),
+        Some(other) => {
+            diag.error(
+                auth_type.span(),
+                format!("unknown auth type `{other}`; expected one of: {AUTH_TYPES}"),
+            );
+            None
+        }
+        None => {
+            diag.error(
+                auth_type.span(),
+                format!("`auth.type` must be a string, one of: {AUTH_TYPES}"),
+            );
+            None
+        }
+    }
+}
