@@ -6,10 +6,14 @@
 
 pub mod claim;
 pub mod clock;
+pub mod dedup;
 pub mod delivery;
 pub mod envelope;
 pub mod event;
+pub mod extract;
+pub mod inbound;
 pub mod policy;
+pub mod publish;
 pub mod queue;
 pub mod sign;
 pub mod store;

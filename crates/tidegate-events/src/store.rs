@@ -408,6 +408,16 @@ impl EventStore {
         Ok(n == 1)
     }
 
+    /// Forgets a dedup id.
+    pub async fn forget_seen(&self, scope: &str, event_id: &str) -> Result<(), StoreError> {
+        on_db!(
+            &self.db,
+            "DELETE FROM tg_webhook_dedup WHERE scope = $1 AND event_id = $2",
+            |q| q.bind(scope).bind(event_id)
+        );
+        Ok(())
+    }
+
     /// Records that `url` answered 410 Gone for `environment`.
     pub async fn disable_endpoint(
         &self,
