@@ -22,11 +22,13 @@
 #![warn(missing_docs)]
 
 pub mod breaker;
-// pub mod bulkhead;
-// pub mod idempotency;
-// pub mod retry;
+pub mod bulkhead;
+pub mod idempotency;
+pub mod retry;
 pub mod timeout;
 
+pub use idempotency::IdempotencyKey;
+pub use retry::Attempt;
 pub use timeout::Deadline;
 
 #[cfg(test)]
