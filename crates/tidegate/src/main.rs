@@ -1,2 +1,84 @@
+//! `tidegate`: the command-line front of the gateway (CONTRACT §1).
+//!
+//! Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config. Diagnostics go to
+//! stderr, results to stdout.
+//!
+//! Adding a command: write `src/cmd/NAME.rs` with an `Args` struct (clap `Args`) and a
+//! `pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure>`, declare it in
+//! `src/cmd/mod.rs`, and add one variant to [`Command`] plus one arm in `main`.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod cmd;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+
+#[derive(Debug, Parser)]
+#[command(name = "tidegate", version, about = "A resilient gateway to third-party APIs")]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "TIDEGATE_CONFIG",
+        default_value = "./tidegate.toml",
+        value_name = "PATH"
+    )]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway until SIGINT/SIGTERM, then drain in-flight requests and exit 0.
+    Serve(cmd::serve::Args),
+    /// Validate the configuration.
+    Check,
+    /// The offline demo: a sandbox provider and a gateway on loopback, checked step by step.
+    Demo(cmd::demo::Args),
+    /// Run only the offline sandbox provider (for benchmarks and manual testing).
+    #[command(hide = true)]
+    Sandbox(cmd::sandbox::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => cmd::serve::run(&cli.config, args).await,
+            Command::Check => cmd::check::run(&cli.config),
+            Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Sandbox(args) => cmd::sandbox::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Diagnostics to stderr, filtered by `TIDEGATE_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
