@@ -148,9 +148,7 @@ impl Drop for Permit {
 impl Breaker {
     /// A closed breaker for `key` of `connector`.
     pub fn new(connector: Arc<str>, key: Arc<str>, settings: Arc<BreakerSettings>) -> Self {
-        let window = settings
-            .uses_window()
-            .then(|| Window::new(settings.window));
+        let window = settings.uses_window().then(|| Window::new(settings.window));
         Self {
             connector,
             key,

@@ -58,9 +58,9 @@
 //! generation are ignored. The closed success path is two atomic loads (plus one relaxed load
 //! of the failure counter); rate windows are rings of atomic buckets.
 
-mod machine;
 mod future;
 mod layer;
+mod machine;
 mod registry;
 mod service;
 #[cfg(test)]
@@ -69,9 +69,9 @@ mod window;
 
 use std::time::Duration;
 
-pub use machine::{Breaker, BreakerState, Permit};
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
+pub use machine::{Breaker, BreakerState, Permit};
 pub use registry::{BreakerRegistry, BreakerSnapshot};
 pub use service::CircuitBreaker;
 

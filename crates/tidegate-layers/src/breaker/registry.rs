@@ -55,9 +55,11 @@ impl BreakerRegistry {
     ) -> Arc<Breaker> {
         let key: Arc<str> = Self::key_for(connector, account).into();
         let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(breakers.entry(Arc::clone(&key)).or_insert_with(|| {
-            Arc::new(Breaker::new(connector.into(), key, Arc::clone(settings)))
-        }))
+        Arc::clone(
+            breakers.entry(Arc::clone(&key)).or_insert_with(|| {
+                Arc::new(Breaker::new(connector.into(), key, Arc::clone(settings)))
+            }),
+        )
     }
 
     /// The breaker with this key, if it exists.

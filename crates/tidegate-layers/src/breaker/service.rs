@@ -110,7 +110,11 @@ where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Error>,
 {
     #[inline]
-    fn admit(&mut self, breaker: &Arc<Breaker>, req: http::Request<Body>) -> ResponseFuture<S::Future> {
+    fn admit(
+        &mut self,
+        breaker: &Arc<Breaker>,
+        req: http::Request<Body>,
+    ) -> ResponseFuture<S::Future> {
         match breaker.try_acquire() {
             Ok(permit) => {
                 let started = breaker

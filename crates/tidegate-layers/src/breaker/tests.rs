@@ -42,7 +42,10 @@ where
             Error = tidegate_core::Error,
         > + Clone,
 {
-    svc.clone().oneshot(get("/")).await.map(|r| r.status().as_u16())
+    svc.clone()
+        .oneshot(get("/"))
+        .await
+        .map(|r| r.status().as_u16())
 }
 
 fn state(registry: &BreakerRegistry) -> BreakerState {
@@ -69,7 +72,12 @@ async fn closed_open_half_open_closed() {
     assert_eq!(fake.calls.get(), 3);
     let snap = &registry.snapshot()[0];
     assert_eq!(
-        (snap.state, snap.opened_count, snap.retry_after_s, snap.consecutive_failures),
+        (
+            snap.state,
+            snap.opened_count,
+            snap.retry_after_s,
+            snap.consecutive_failures
+        ),
         (BreakerState::Open, 1, 20, 3)
     );
 
@@ -141,9 +149,7 @@ async fn exactly_the_configured_probes_are_admitted_under_100_concurrent_callers
     fake.hold.store(true, Ordering::SeqCst);
 
     let callers: Vec<_> = (0..100)
-        .map(|_| {
-            tokio::spawn(svc.clone().oneshot(get("/")))
-        })
+        .map(|_| tokio::spawn(svc.clone().oneshot(get("/"))))
         .collect();
     settle().await;
     assert_eq!(fake.calls.get(), 3 + 3, "3 failures, then exactly 3 probes");
@@ -160,7 +166,11 @@ async fn exactly_the_configured_probes_are_admitted_under_100_concurrent_callers
         }
     }
     assert_eq!((admitted, refused), (3, 97));
-    assert_eq!(state(&registry), BreakerState::Closed, "all 3 probes succeeded");
+    assert_eq!(
+        state(&registry),
+        BreakerState::Closed,
+        "all 3 probes succeeded"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -379,7 +389,11 @@ async fn connect_errors_and_timeouts_are_failures() {
     for path in ["/reauth", "/reauth", "/reauth", "/reauth"] {
         svc.clone().oneshot(get(path)).await.unwrap_err();
     }
-    assert_eq!(state(&registry), BreakerState::Closed, "needs_reauth is not about health");
+    assert_eq!(
+        state(&registry),
+        BreakerState::Closed,
+        "needs_reauth is not about health"
+    );
     for path in ["/timeout", "/connect", "/timeout"] {
         svc.clone().oneshot(get(path)).await.unwrap_err();
     }
@@ -409,7 +423,11 @@ async fn account_scope_keeps_one_breaker_per_account() {
     assert_eq!(err.code(), ErrorCode::CircuitOpen);
     // Another account is unaffected.
     assert_eq!(
-        svc.clone().oneshot(for_account("acc_2")).await.unwrap().status(),
+        svc.clone()
+            .oneshot(for_account("acc_2"))
+            .await
+            .unwrap()
+            .status(),
         500
     );
     let snapshot = registry.snapshot();

@@ -58,7 +58,9 @@ where
                     None => response,
                 }))
             }
-            Proj::Shed { error } => Poll::Ready(Err(error.take().expect("polled after completion"))),
+            Proj::Shed { error } => {
+                Poll::Ready(Err(error.take().expect("polled after completion")))
+            }
         }
     }
 }

@@ -21,7 +21,11 @@ async fn over_the_limit_calls_are_shed_at_once() {
     let err = svc.clone().oneshot(get("/")).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Overloaded);
     assert_eq!(err.code().status(), 503);
-    assert_eq!(fake.calls.get(), 2, "the shed call never reached the upstream");
+    assert_eq!(
+        fake.calls.get(),
+        2,
+        "the shed call never reached the upstream"
+    );
 
     fake.gate.add_permits(2);
     for call in held {
@@ -56,9 +60,11 @@ async fn a_cancelled_call_frees_its_slot() {
     fake.hold.store(true, Ordering::SeqCst);
     let layer = BulkheadLayer::new(1);
     let svc = layer.layer(fake.service());
-    let cancelled =
-        tokio::time::timeout(std::time::Duration::from_secs(1), svc.clone().oneshot(get("/")))
-            .await;
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        svc.clone().oneshot(get("/")),
+    )
+    .await;
     assert!(cancelled.is_err());
     assert_eq!(layer.in_flight(), 0);
 }

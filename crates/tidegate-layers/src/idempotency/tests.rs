@@ -24,8 +24,7 @@ async fn through(
         .oneshot(req)
         .await
         .unwrap();
-    let seen = seen.lock().unwrap().take().unwrap();
-    seen
+    seen.lock().unwrap().take().unwrap()
 }
 
 fn provider(header: &'static str) -> IdempotencySettings {

@@ -81,7 +81,8 @@ where
         shared.budget.deposit();
         let replayable = shared.settings.max_attempts > 1
             && is_replay_safe(&req)
-            && declared_length(&req).is_none_or(|len| len <= shared.settings.max_replay_body as u64);
+            && declared_length(&req)
+                .is_none_or(|len| len <= shared.settings.max_replay_body as u64);
         if !replayable {
             req.extensions_mut().insert(Attempt(1));
             return ResponseFuture::once(self.inner.call(req));

@@ -24,6 +24,7 @@ struct Seen {
 }
 
 /// An upstream that answers `statuses` in turn (the last one repeats) and records each attempt.
+#[allow(clippy::type_complexity)]
 fn scripted(
     statuses: &[u16],
 ) -> (
@@ -99,7 +100,10 @@ async fn attempts_stop_at_max_attempts_and_return_the_last_answer() {
 async fn a_post_without_an_idempotency_key_is_never_retried() {
     let (seen, upstream) = scripted(&[503, 200]);
     let svc = RetryLayer::new(fast()).layer(upstream);
-    let resp = svc.oneshot(request(http::Method::POST, "{}")).await.unwrap();
+    let resp = svc
+        .oneshot(request(http::Method::POST, "{}"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -210,7 +214,10 @@ async fn connect_errors_are_retried_but_circuit_open_is_not() {
         }
     });
     let svc = RetryLayer::new(fast()).layer(upstream);
-    assert_eq!(svc.clone().oneshot(get("/flaky")).await.unwrap().status(), 200);
+    assert_eq!(
+        svc.clone().oneshot(get("/flaky")).await.unwrap().status(),
+        200
+    );
     assert_eq!(fake.calls.get(), 2);
     let err = svc.oneshot(get("/open")).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::CircuitOpen);
