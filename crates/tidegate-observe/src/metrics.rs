@@ -219,7 +219,12 @@ mod tests {
             describe();
             request_finished("hubspot", "ok", Duration::from_millis(20));
             request_finished("hubspot", "rate_limited", Duration::from_millis(5));
-            upstream_exchange("hubspot", "rate_limited", Some(429), Duration::from_millis(5));
+            upstream_exchange(
+                "hubspot",
+                "rate_limited",
+                Some(429),
+                Duration::from_millis(5),
+            );
             breaker_state("hubspot", BreakerState::Open);
             retry_issued("hubspot");
             token_refresh("hubspot", "ok");

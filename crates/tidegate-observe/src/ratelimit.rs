@@ -138,6 +138,9 @@ mod tests {
                 reset_secs: Some(12)
             }
         );
-        assert_eq!(read_standard(&HeaderMap::new()), RateLimitFigures::default());
+        assert_eq!(
+            read_standard(&HeaderMap::new()),
+            RateLimitFigures::default()
+        );
     }
 }

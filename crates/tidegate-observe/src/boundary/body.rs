@@ -34,8 +34,7 @@ impl Captured {
         self.total_len += data.len() as u64;
         let room = MAX_CAPTURE.saturating_sub(self.bytes.len());
         if room > 0 {
-            self.bytes
-                .extend_from_slice(&data[..data.len().min(room)]);
+            self.bytes.extend_from_slice(&data[..data.len().min(room)]);
         }
     }
 }

@@ -5,12 +5,13 @@ use std::{
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll, ready},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use http::Response;
 use pin_project_lite::pin_project;
 use tidegate_core::{Body, Error, ErrorCode};
+use tokio::time::Instant;
 
 use super::{
     body::{Captured, TeeBody},
@@ -35,12 +36,7 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    fn emit(
-        mut self,
-        response: Option<ResponseRecord>,
-        error: Option<ErrorRecord>,
-        outcome: &str,
-    ) {
+    fn emit(mut self, response: Option<ResponseRecord>, error: Option<ErrorRecord>, outcome: &str) {
         if let Some(capture) = self.request_capture.take()
             && let Ok(captured) = capture.lock()
         {
@@ -97,8 +93,7 @@ impl Finisher {
             latency_ms: millis(self.pending.started.elapsed()),
             message: self.pending.settings.redactor.text(&message).into_owned(),
         });
-        self.pending
-            .emit(Some(self.response), error, self.outcome);
+        self.pending.emit(Some(self.response), error, self.outcome);
     }
 }
 

@@ -3,11 +3,11 @@
 use std::{
     sync::{Arc, Mutex},
     task::{Context, Poll},
-    time::Instant,
 };
 
 use http::{Request, Response};
 use tidegate_core::{Body, Error, RequestContext};
+use tokio::time::Instant;
 use tower::Service;
 use tracing::Instrument;
 

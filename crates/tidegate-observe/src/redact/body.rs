@@ -76,7 +76,12 @@ fn shape_only(total_len: u64, content_type: Option<&str>, truncated: bool) -> Va
 }
 
 fn is_json_media_type(ct: &str) -> bool {
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     media == "application/json" || media.ends_with("+json") || media == "text/json"
 }
 
@@ -146,16 +151,26 @@ mod tests {
             Some(json!({"length": 24, "content_type": "application/x-www-form-urlencoded"}))
         );
         let v = body(&BodyMode::Redacted, b"{not json", Some("application/json"));
-        assert_eq!(v, Some(json!({"length": 9, "content_type": "application/json"})));
+        assert_eq!(
+            v,
+            Some(json!({"length": 9, "content_type": "application/json"}))
+        );
     }
 
     #[test]
     fn truncated_bodies_are_shape_only() {
         let r = Redactor::default();
-        let v = r.body(&BodyMode::Redacted, b"{\"a\":", 1 << 26, Some("application/json"));
+        let v = r.body(
+            &BodyMode::Redacted,
+            b"{\"a\":",
+            1 << 26,
+            Some("application/json"),
+        );
         assert_eq!(
             v,
-            Some(json!({"length": 67108864u64, "content_type": "application/json", "truncated": true}))
+            Some(
+                json!({"length": 67108864u64, "content_type": "application/json", "truncated": true})
+            )
         );
     }
 

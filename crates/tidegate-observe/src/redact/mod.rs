@@ -115,7 +115,11 @@ impl Redactor {
         let mut headers: Vec<String> = ALWAYS_REDACTED_HEADERS
             .iter()
             .map(|h| (*h).to_owned())
-            .chain(redact_headers.into_iter().map(|h| h.as_ref().to_ascii_lowercase()))
+            .chain(
+                redact_headers
+                    .into_iter()
+                    .map(|h| h.as_ref().to_ascii_lowercase()),
+            )
             .collect();
         headers.sort();
         headers.dedup();
@@ -171,7 +175,7 @@ impl Redactor {
     /// Whether a header of this name is logged as `[REDACTED]`.
     pub fn is_secret_header(&self, name: &str) -> bool {
         let lower = name.to_ascii_lowercase();
-        self.inner.headers.iter().any(|h| *h == lower)
+        self.inner.headers.contains(&lower)
             || SECRET_HEADER_FRAGMENTS.iter().any(|f| lower.contains(f))
     }
 
@@ -243,6 +247,29 @@ impl Redactor {
     /// Free text (an error message, a problem `detail`): sensitive-looking values replaced.
     pub fn text<'a>(&self, s: &'a str) -> Cow<'a, str> {
         patterns::redact_text(s)
+    }
+
+    /// A problem document with its free-text members and the upstream body redacted, for
+    /// error normalization to call before a problem leaves the gateway.
+    pub fn problem(&self, problem: &mut tidegate_core::Problem) {
+        if let Some(detail) = problem.detail.as_mut()
+            && let Cow::Owned(redacted) = patterns::redact_text(detail)
+        {
+            *detail = redacted;
+        }
+        if let Some(upstream) = problem.upstream.as_mut() {
+            for text in [upstream.message.as_mut(), upstream.code.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Cow::Owned(redacted) = patterns::redact_text(text) {
+                    *text = redacted;
+                }
+            }
+            if let Some(body) = upstream.body.as_mut() {
+                self.json(body);
+            }
+        }
     }
 
     /// A URL with secret query values (and any userinfo password) replaced.
@@ -329,6 +356,29 @@ mod tests {
                 "EMAIL": "[REDACTED]", "nested": [{ "deep": { "Ssn": "[REDACTED]", "accessToken": "[REDACTED]" } }],
                 "note": "call [REDACTED]", "card": "[REDACTED]", "id": 7
             })
+        );
+    }
+
+    #[test]
+    fn problems_are_redacted() {
+        let mut p = tidegate_core::Problem::new(
+            tidegate_core::ErrorCode::InvalidRequest,
+            "bad email bob@example.com",
+        );
+        p.upstream = Some(tidegate_core::UpstreamProblem {
+            status: 400,
+            code: Some("BAD".into()),
+            message: Some("token Bearer abc123".into()),
+            request_id: None,
+            body: Some(json!({"email": "x", "errors": [{"password": "p"}]})),
+        });
+        redactor().problem(&mut p);
+        assert_eq!(p.detail.as_deref(), Some("bad email [REDACTED]"));
+        let up = p.upstream.unwrap();
+        assert_eq!(up.message.as_deref(), Some("token Bearer [REDACTED]"));
+        assert_eq!(
+            up.body,
+            Some(json!({"email": "[REDACTED]", "errors": [{"password": "[REDACTED]"}]}))
         );
     }
 

@@ -14,8 +14,22 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Prefixes of well-known vendor secrets (Stripe, Standard Webhooks, GitHub, Slack).
 const SECRET_PREFIXES: &[&str] = &[
-    "sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "ghp_", "gho_", "ghu_", "ghs_",
-    "ghr_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xapp-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+    "whsec_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxr-",
+    "xapp-",
 ];
 
 /// `s` with every sensitive-looking span replaced by [`REDACTED`]; borrowed when nothing matched.
@@ -183,7 +197,7 @@ fn luhn_valid(digits: impl DoubleEndedIterator<Item = u8>) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `Bearer <token>` or `Basic <credentials>` (case-insensitive scheme): the token is the span.

@@ -150,7 +150,10 @@ mod tests {
             r.url("https://h.example/p?api%5Fkey=AAA"),
             "https://h.example/p?api%5Fkey=[REDACTED]"
         );
-        assert_eq!(r.url("/p?hapikey=X&signature=Y"), "/p?hapikey=[REDACTED]&signature=[REDACTED]");
+        assert_eq!(
+            r.url("/p?hapikey=X&signature=Y"),
+            "/p?hapikey=[REDACTED]&signature=[REDACTED]"
+        );
     }
 
     #[test]
@@ -171,7 +174,10 @@ mod tests {
             r.url("https://h.example/cb#access_token=abc&state=1"),
             "https://h.example/cb#[REDACTED]"
         );
-        assert_eq!(r.url("https://h.example/doc#section"), "https://h.example/doc#section");
+        assert_eq!(
+            r.url("https://h.example/doc#section"),
+            "https://h.example/doc#section"
+        );
     }
 
     #[test]

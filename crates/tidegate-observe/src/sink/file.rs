@@ -20,7 +20,7 @@ pub type Clock = fn() -> OffsetDateTime;
 #[derive(Debug)]
 pub struct RotatingFile {
     path: PathBuf,
-    retention: Duration,
+    retention: Option<Duration>,
     clock: Clock,
     file: File,
     /// The UTC day the current file's lines belong to.
@@ -30,7 +30,11 @@ pub struct RotatingFile {
 impl RotatingFile {
     /// Opens (creating directories as needed) `path` for appending. A file left from an
     /// earlier day is rotated first, and retention is applied.
-    pub fn open(path: impl Into<PathBuf>, retention: Duration, clock: Clock) -> io::Result<Self> {
+    pub fn open(
+        path: impl Into<PathBuf>,
+        retention: Option<Duration>,
+        clock: Clock,
+    ) -> io::Result<Self> {
         let path = path.into();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)?;
@@ -74,10 +78,14 @@ impl RotatingFile {
         self.file.flush()
     }
 
-    /// Deletes rotated files whose day is older than the retention period.
+    /// Deletes rotated files whose day is older than the retention period (none when the
+    /// retention is `None`, i.e. `retention = "forever"`).
     pub fn apply_retention(&self) -> io::Result<()> {
+        let Some(retention) = self.retention else {
+            return Ok(());
+        };
         let today = (self.clock)().date();
-        let keep_days = i64::try_from(self.retention.as_secs() / 86_400).unwrap_or(i64::MAX);
+        let keep_days = i64::try_from(retention.as_secs() / 86_400).unwrap_or(i64::MAX);
         let Some(oldest_kept) = today.checked_sub(time::Duration::days(keep_days)) else {
             return Ok(());
         };
@@ -189,7 +197,8 @@ mod tests {
         fs::write(dir.path().join("boundary-2026-10-12.log"), "kept\n").unwrap();
         fs::write(dir.path().join("unrelated-2020-01-01.log"), "x\n").unwrap();
         let path = dir.path().join("boundary.log");
-        let mut f = RotatingFile::open(&path, Duration::from_secs(3 * 86_400), test_clock).unwrap();
+        let mut f =
+            RotatingFile::open(&path, Some(Duration::from_secs(3 * 86_400)), test_clock).unwrap();
         assert_eq!(
             names(dir.path()),
             [
@@ -232,7 +241,10 @@ mod tests {
             Some(day)
         );
         assert_eq!(rotated_day("boundary.log", "boundary", ".log"), None);
-        assert_eq!(rotated_day("boundary-notadate.log", "boundary", ".log"), None);
+        assert_eq!(
+            rotated_day("boundary-notadate.log", "boundary", ".log"),
+            None
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("boundary.log");
         fs::write(dir.path().join("boundary-2026-10-14.log"), "").unwrap();

@@ -42,8 +42,8 @@ pub enum SinkTarget {
     File {
         /// The live file, e.g. `./tidegate-data/boundary.log`.
         path: PathBuf,
-        /// Rotated files older than this are deleted.
-        retention: Duration,
+        /// Rotated files older than this are deleted; `None` keeps them all.
+        retention: Option<Duration>,
     },
     /// Any writer (used by tests to capture output).
     Writer(Box<dyn Write + Send>),
@@ -59,6 +59,16 @@ impl std::fmt::Debug for SinkTarget {
                 .field("retention", retention)
                 .finish(),
             SinkTarget::Writer(_) => f.write_str("Writer(..)"),
+        }
+    }
+}
+
+impl SinkTarget {
+    /// The target for `logging.file` / `logging.retention`: stdout when no file is set.
+    pub fn from_logging(file: Option<PathBuf>, retention: Option<Duration>) -> SinkTarget {
+        match file {
+            Some(path) => SinkTarget::File { path, retention },
+            None => SinkTarget::Stdout,
         }
     }
 }
@@ -255,7 +265,7 @@ mod tests {
         let (sink, worker) = LogSink::start(
             SinkTarget::File {
                 path: path.clone(),
-                retention: Duration::from_secs(86_400),
+                retention: Some(Duration::from_secs(86_400)),
             },
             8,
         )
