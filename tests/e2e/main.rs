@@ -1,0 +1,10 @@
+//! End-to-end proxy tests: the real gateway (in-process, on 127.0.0.1:0) in front of the real
+//! sandbox provider, over real sockets.
+#![forbid(unsafe_code)]
+
+mod support;
+
+mod health;
+mod proxy;
+mod shutdown;
+mod streaming;
