@@ -8,10 +8,22 @@
 
 /// (name, TOML source) of every built-in preset, sorted by name.
 const PRESETS: &[(&str, &str)] = &[
+    ("asana", include_str!("../presets/asana.toml")),
     ("github", include_str!("../presets/github.toml")),
+    ("google", include_str!("../presets/google.toml")),
     ("hubspot", include_str!("../presets/hubspot.toml")),
+    ("intercom", include_str!("../presets/intercom.toml")),
+    ("jira", include_str!("../presets/jira.toml")),
+    ("msgraph", include_str!("../presets/msgraph.toml")),
+    ("netsuite", include_str!("../presets/netsuite.toml")),
+    ("notion", include_str!("../presets/notion.toml")),
+    ("pipedrive", include_str!("../presets/pipedrive.toml")),
+    ("quickbooks", include_str!("../presets/quickbooks.toml")),
     ("salesforce", include_str!("../presets/salesforce.toml")),
+    ("shopify", include_str!("../presets/shopify.toml")),
+    ("slack", include_str!("../presets/slack.toml")),
     ("stripe", include_str!("../presets/stripe.toml")),
+    ("xero", include_str!("../presets/xero.toml")),
     ("zendesk", include_str!("../presets/zendesk.toml")),
 ];
 
