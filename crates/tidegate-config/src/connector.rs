@@ -240,9 +240,11 @@ impl TryFrom<RawBreakerConfig> for BreakerConfig {
     fn try_from(raw: RawBreakerConfig) -> Result<Self, String> {
         let window = match (raw.window_calls, raw.window) {
             (Some(_), Some(_)) => {
-                return Err("breaker: set either `window_calls` (count-based) or `window` \
+                return Err(
+                    "breaker: set either `window_calls` (count-based) or `window` \
                             (time-based), not both"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
             (Some(n), None) => Some(WindowConfig::Calls(n)),
             (None, Some(d)) => Some(WindowConfig::Time(d)),

@@ -91,7 +91,9 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { url: default_storage_url() }
+        Self {
+            url: default_storage_url(),
+        }
     }
 }
 
@@ -106,7 +108,9 @@ pub struct LocksConfig {
 
 impl Default for LocksConfig {
     fn default() -> Self {
-        Self { url: default_locks_url() }
+        Self {
+            url: default_locks_url(),
+        }
     }
 }
 
@@ -179,7 +183,10 @@ pub struct LoggingConfig {
     pub file: Option<PathBuf>,
     /// Boundary logs older than this are deleted (default 30 days). `retention = "forever"`
     /// gives `None`: nothing is deleted (the audit flags it).
-    #[serde(default = "default_retention", deserialize_with = "units_extra::retention")]
+    #[serde(
+        default = "default_retention",
+        deserialize_with = "units_extra::retention"
+    )]
     pub retention: Option<Duration>,
     /// Share (0..=1) of exchanges whose (redacted) bodies are logged.
     #[serde(default)]
@@ -272,7 +279,9 @@ pub struct EnvironmentConfig {
 impl EnvironmentConfig {
     /// All signing secrets, `webhook_secret` first.
     pub fn signing_secrets(&self) -> impl Iterator<Item = &SecretString> {
-        self.webhook_secret.iter().chain(self.webhook_secrets.iter())
+        self.webhook_secret
+            .iter()
+            .chain(self.webhook_secrets.iter())
     }
 }
 
@@ -312,9 +321,15 @@ fn default_retention() -> Option<Duration> {
     Some(Duration::from_secs(30 * 86_400))
 }
 fn default_redact_headers() -> Vec<String> {
-    ["authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization"]
-        .map(String::from)
-        .to_vec()
+    [
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "proxy-authorization",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 fn default_redact_fields() -> Vec<String> {
     [
@@ -373,10 +388,14 @@ pub(crate) mod units_extra {
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
             let number = v.trim().strip_suffix('%').ok_or_else(|| {
-                E::custom(format!("invalid percentage {v:?}: expected a number followed by %"))
+                E::custom(format!(
+                    "invalid percentage {v:?}: expected a number followed by %"
+                ))
             })?;
             let pct: f64 = number.trim().parse().map_err(|_| {
-                E::custom(format!("invalid percentage {v:?}: expected a number followed by %"))
+                E::custom(format!(
+                    "invalid percentage {v:?}: expected a number followed by %"
+                ))
             })?;
             Ok(if self.fraction { pct / 100.0 } else { pct })
         }
@@ -384,7 +403,8 @@ pub(crate) mod units_extra {
 
     /// A fraction in 0..=1, written `0.5` or `"50%"`.
     pub fn opt_fraction<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        d.deserialize_any(PercentVisitor { fraction: true }).map(Some)
+        d.deserialize_any(PercentVisitor { fraction: true })
+            .map(Some)
     }
 
     /// A duration, or `"forever"` for `None`.
@@ -411,6 +431,7 @@ pub(crate) mod units_extra {
 
     /// A percentage, written `99.9` or `"99.9%"`.
     pub fn opt_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        d.deserialize_any(PercentVisitor { fraction: false }).map(Some)
+        d.deserialize_any(PercentVisitor { fraction: false })
+            .map(Some)
     }
 }

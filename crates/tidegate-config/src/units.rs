@@ -73,7 +73,7 @@ pub fn format_duration(d: Duration) -> String {
         ("s", 1_000_000_000),
         ("ms", 1_000_000),
     ] {
-        if nanos % per == 0 {
+        if nanos.is_multiple_of(per) {
             return format!("{}{unit}", nanos / per);
         }
     }
@@ -83,8 +83,13 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Writes a size in the largest binary unit that represents it exactly (`"64KiB"`, `"10MiB"`).
 pub fn format_size(bytes: u64) -> String {
-    for (unit, per) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if bytes != 0 && bytes % per == 0 {
+    for (unit, per) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
+        if bytes != 0 && bytes.is_multiple_of(per) {
             return format!("{}{unit}", bytes / per);
         }
     }
@@ -117,7 +122,11 @@ fn scale(number: &str, factor: u128) -> Option<u128> {
     if frac_part.contains('.') || int_part.len() > 30 {
         return None;
     }
-    let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+    let int: u128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().ok()?
+    };
     let mut total = int.checked_mul(factor)?;
     if !frac_part.is_empty() {
         if !frac_part.chars().all(|c| c.is_ascii_digit()) {
@@ -313,9 +322,22 @@ mod tests {
         ] {
             assert_eq!(parse_duration(text), Ok(want), "{text}");
         }
-        for bad in ["", "15", "15 parsecs", "s", "-1s", "1..5s", "1.5.5s", "15S", "1e3s"] {
+        for bad in [
+            "",
+            "15",
+            "15 parsecs",
+            "s",
+            "-1s",
+            "1..5s",
+            "1.5.5s",
+            "15S",
+            "1e3s",
+        ] {
             let err = parse_duration(bad).unwrap_err();
-            assert!(err.contains("expected a number followed by ms, s, m, h or d"), "{bad}: {err}");
+            assert!(
+                err.contains("expected a number followed by ms, s, m, h or d"),
+                "{bad}: {err}"
+            );
         }
         assert_eq!(
             parse_duration("15 parsecs").unwrap_err(),

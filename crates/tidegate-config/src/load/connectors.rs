@@ -34,7 +34,10 @@ pub(crate) fn load_all(
     for (name, connector) in table {
         let name_str = name.get_ref().to_string();
         if let Some(problem) = validate::name_problem(&name_str) {
-            diag.error(name.span(), format!("connector name `{name_str}` {problem}"));
+            diag.error(
+                name.span(),
+                format!("connector name `{name_str}` {problem}"),
+            );
         }
         if let Some(c) = load_one(&name_str, name.span(), connector, diag) {
             out.insert(name_str, c);
@@ -75,7 +78,10 @@ fn load_one(
                     preset_failed = true;
                     diag.error(
                         preset_span,
-                        format!("built-in preset `{preset}` is invalid TOML: {}", e.message()),
+                        format!(
+                            "built-in preset `{preset}` is invalid TOML: {}",
+                            e.message()
+                        ),
                     );
                 }
             },
@@ -91,7 +97,10 @@ fn load_one(
             }
             None => {
                 preset_failed = true;
-                diag.error(preset_span, "`preset` must be a string naming a built-in preset");
+                diag.error(
+                    preset_span,
+                    "`preset` must be a string naming a built-in preset",
+                );
             }
         }
     }
@@ -145,7 +154,10 @@ fn load_auth(
     let Some((_, auth_type)) = rest.remove_entry("type") else {
         diag.error(
             value.span(),
-            format!("missing key `type` in {}; expected one of: {AUTH_TYPES}", describe(&path)),
+            format!(
+                "missing key `type` in {}; expected one of: {AUTH_TYPES}",
+                describe(&path)
+            ),
         );
         return None;
     };

@@ -55,7 +55,11 @@ impl Diagnostics {
         }
         let mut message = message.into();
         let mut span = span;
-        if let Some(region) = self.virtual_regions.iter().find(|r| r.range.contains(&span.start)) {
+        if let Some(region) = self
+            .virtual_regions
+            .iter()
+            .find(|r| r.range.contains(&span.start))
+        {
             message = format!("{message} (from preset `{}`)", region.preset);
             span = region.anchor.clone();
         }
@@ -125,7 +129,7 @@ impl Diagnostics {
                 }
             })
             .collect();
-        located.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+        located.sort_by_key(|e| (e.line, e.col));
         located.dedup();
         ConfigErrors { errors: located }
     }
@@ -164,9 +168,14 @@ mod tests {
         d.error(offset + 3..offset + 5, "unknown key `x`");
         let errors = d.into_errors();
         assert_eq!(errors.len(), 2);
-        assert_eq!(errors.errors[0].message, "unknown key `x` (from preset `hubspot`)");
+        assert_eq!(
+            errors.errors[0].message,
+            "unknown key `x` (from preset `hubspot`)"
+        );
         assert_eq!((errors.errors[0].line, errors.errors[0].col), (1, 1));
-        let errors = ConfigErrors { errors: errors.errors[1..].to_vec() };
+        let errors = ConfigErrors {
+            errors: errors.errors[1..].to_vec(),
+        };
         assert_eq!(
             errors.to_string(),
             "x.toml:2:5: invalid type: string \"[interpolated value]\", expected u32"

@@ -65,7 +65,10 @@ fn interpolate_value(
 
 /// Expands `${VAR}`, `${VAR:-default}` and `$${` in `input`. Returns every problem found in the
 /// string (unset variables, malformed references), not just the first.
-pub fn interpolate(input: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<String>> {
+pub fn interpolate(
+    input: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(input.len());
     let mut problems = Vec::new();
     let mut rest = input;
@@ -77,9 +80,10 @@ pub fn interpolate(input: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(close) = tail.find('}') else {
-                problems.push(format!(
-                    "unterminated `${{` in string: write `${{NAME}}`, or `$${{` for a literal `${{`"
-                ));
+                problems.push(
+                    "unterminated `${` in string: write `${NAME}`, or `$${` for a literal `${`"
+                        .to_owned(),
+                );
                 rest = "";
                 break;
             };

@@ -61,7 +61,10 @@ pub(crate) fn shift_table<'i>(table: DeTable<'i>, offset: usize) -> DeTable<'i> 
         .into_iter()
         .map(|(k, v)| {
             let key_span = shift(k.span(), offset);
-            (Spanned::new(key_span, k.into_inner()), shift_value(v, offset))
+            (
+                Spanned::new(key_span, k.into_inner()),
+                shift_value(v, offset),
+            )
         })
         .collect()
 }
@@ -133,11 +136,16 @@ mod tests {
 
     #[test]
     fn shift_moves_every_span() {
-        let t = DeTable::parse("a = { b = [1, { c = 2 }] }").unwrap().into_inner();
+        let t = DeTable::parse("a = { b = [1, { c = 2 }] }")
+            .unwrap()
+            .into_inner();
         let before = spans(&t);
         let after = spans(&shift_table(t, 1000));
         assert_eq!(before.len(), 8);
-        let moved: Vec<_> = before.iter().map(|s| s.start + 1000..s.end + 1000).collect();
+        let moved: Vec<_> = before
+            .iter()
+            .map(|s| s.start + 1000..s.end + 1000)
+            .collect();
         assert_eq!(after, moved);
     }
 

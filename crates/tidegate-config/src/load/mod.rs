@@ -93,7 +93,10 @@ pub(crate) fn load(
     }
 
     for (present, what) in [
-        (sections.server.is_some(), "missing section `[server]` (it may be empty)"),
+        (
+            sections.server.is_some(),
+            "missing section `[server]` (it may be empty)",
+        ),
         (
             sections.environments.is_some(),
             "missing section `[environments.NAME]`: define at least one environment with api_keys",
@@ -148,10 +151,12 @@ pub(crate) struct Sections {
     pub(crate) events: Option<EventsConfig>,
     pub(crate) audit: Option<AuditConfig>,
     /// Each environment with the spans of its api keys (for duplicate-key errors).
-    pub(crate) environments:
-        Option<BTreeMap<String, (EnvironmentConfig, Vec<std::ops::Range<usize>>)>>,
+    pub(crate) environments: Option<BTreeMap<String, LoadedEnvironment>>,
     pub(crate) connectors: Option<BTreeMap<String, crate::ConnectorConfig>>,
 }
+
+/// An environment with the spans of its api keys.
+pub(crate) type LoadedEnvironment = (EnvironmentConfig, Vec<std::ops::Range<usize>>);
 
 /// Deserializes and validates one top-level section.
 fn section<T>(value: Spanned<DeValue<'_>>, name: &str, diag: &mut Diagnostics) -> Option<T>
@@ -168,7 +173,7 @@ fn environments(
     value: Spanned<DeValue<'_>>,
     key_span: std::ops::Range<usize>,
     diag: &mut Diagnostics,
-) -> BTreeMap<String, (EnvironmentConfig, Vec<std::ops::Range<usize>>)> {
+) -> BTreeMap<String, LoadedEnvironment> {
     let mut out = BTreeMap::new();
     let DeValue::Table(table) = value.get_ref() else {
         diag.error(
@@ -186,7 +191,10 @@ fn environments(
     for (name, env_value) in table.iter() {
         let name_str = name.get_ref().to_string();
         if let Some(problem) = validate::name_problem(&name_str) {
-            diag.error(name.span(), format!("environment name `{name_str}` {problem}"));
+            diag.error(
+                name.span(),
+                format!("environment name `{name_str}` {problem}"),
+            );
         }
         let path = ["environments", name_str.as_str()];
         let (parsed, env_value) =
@@ -194,7 +202,11 @@ fn environments(
         let Some(mut parsed) = parsed else { continue };
         let at = validate::At::new(&env_value, &path);
         parsed.validate(&at, diag);
-        let key_spans = match env_value.get_ref().as_table().and_then(|t| t.get("api_keys")) {
+        let key_spans = match env_value
+            .get_ref()
+            .as_table()
+            .and_then(|t| t.get("api_keys"))
+        {
             Some(keys) => match keys.get_ref().as_array() {
                 Some(items) => items.iter().map(|i| i.span()).collect(),
                 None => vec![keys.span()],

@@ -42,13 +42,20 @@ fn resolve_url(url: &str, schemes: &[&str], base: &Path) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    if path.is_empty() || path.starts_with(':') || path.starts_with('/') || base.as_os_str().is_empty()
+    if path.is_empty()
+        || path.starts_with(':')
+        || path.starts_with('/')
+        || base.as_os_str().is_empty()
     {
         return url.to_owned();
     }
     let joined = join(base, Path::new(path));
     // Keep the `//` form for absolute results (`sqlite:///abs/db`, `file:///abs/dir`).
-    let scheme = if scheme == "sqlite:" { "sqlite://" } else { scheme };
+    let scheme = if scheme == "sqlite:" {
+        "sqlite://"
+    } else {
+        scheme
+    };
     let mut out = format!("{scheme}{}", joined.display());
     if let Some(q) = query {
         out.push('?');
@@ -65,7 +72,11 @@ mod tests {
     fn urls_and_paths_resolve_against_the_config_dir() {
         let base = Path::new("/etc/tidegate");
         assert_eq!(
-            resolve_url("sqlite://./tidegate-data/tidegate.db", &["sqlite://", "sqlite:"], base),
+            resolve_url(
+                "sqlite://./tidegate-data/tidegate.db",
+                &["sqlite://", "sqlite:"],
+                base
+            ),
             "sqlite:///etc/tidegate/tidegate-data/tidegate.db"
         );
         assert_eq!(
@@ -89,7 +100,10 @@ mod tests {
             "file:///etc/tidegate/tidegate-data/claims"
         );
         assert_eq!(resolve_url("memory://", &["file://"], base), "memory://");
-        assert_eq!(join(base, Path::new("./a/b")), PathBuf::from("/etc/tidegate/a/b"));
+        assert_eq!(
+            join(base, Path::new("./a/b")),
+            PathBuf::from("/etc/tidegate/a/b")
+        );
         assert_eq!(join(base, Path::new("/abs")), PathBuf::from("/abs"));
         assert_eq!(join(Path::new(""), Path::new("./a")), PathBuf::from("./a"));
     }

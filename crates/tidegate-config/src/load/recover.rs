@@ -38,14 +38,21 @@ pub(crate) fn deserialize_all<'i, T: DeserializeOwned>(
             _ => Vec::new(),
         };
         let mut table_path: Vec<&str> = path.to_vec();
-        table_path.extend(keys.iter().take(keys.len().saturating_sub(1)).map(String::as_str));
+        table_path.extend(
+            keys.iter()
+                .take(keys.len().saturating_sub(1))
+                .map(String::as_str),
+        );
         match missing_key(error.message()) {
             Some(key) => {
                 if !quiet_missing && !removed.iter().any(|r| r == key) {
                     // The missing key belongs to the innermost table holding the span.
                     let mut owner = path.to_vec();
                     owner.extend(keys.iter().map(String::as_str));
-                    diag.error(span.clone(), format!("missing key `{key}` in {}", describe(&owner)));
+                    diag.error(
+                        span.clone(),
+                        format!("missing key `{key}` in {}", describe(&owner)),
+                    );
                 }
             }
             None => diag.error(span.clone(), rewrite(error.message(), &table_path)),
@@ -190,13 +197,19 @@ mod tests {
             "unknown key `x` in [server]; expected one of: a, b"
         );
         assert_eq!(
-            rewrite("unknown field `x`, there are no fields", &["connectors", "c", "auth"]),
+            rewrite(
+                "unknown field `x`, there are no fields",
+                &["connectors", "c", "auth"]
+            ),
             "unknown key `x` in `connectors.c.auth`; it takes no keys"
         );
         assert_eq!(
             rewrite("unknown variant `fil`, expected `file` or `env`", &["keys"]),
             "unknown value `fil`, expected `file` or `env`"
         );
-        assert_eq!(rewrite("invalid type: integer `1`", &[]), "invalid type: integer `1`");
+        assert_eq!(
+            rewrite("invalid type: integer `1`", &[]),
+            "invalid type: integer `1`"
+        );
     }
 }

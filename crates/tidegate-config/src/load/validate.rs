@@ -118,7 +118,10 @@ fn header_name(name: &str, at: &At<'_, '_>, keys: &[&str], diag: &mut Diagnostic
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
         diag.error(
             at.span(keys),
-            format!("`{}`: {name:?} is not a valid HTTP header name", at.name(keys)),
+            format!(
+                "`{}`: {name:?} is not a valid HTTP header name",
+                at.name(keys)
+            ),
         );
     }
 }
@@ -310,7 +313,10 @@ impl Validate for AuditConfig {
             );
         }
         if self.instances == Some(0) {
-            diag.error(at.span(&["instances"]), "`audit.instances` must be at least 1");
+            diag.error(
+                at.span(&["instances"]),
+                "`audit.instances` must be at least 1",
+            );
         }
     }
 }
@@ -333,10 +339,20 @@ impl Validate for EnvironmentConfig {
             check_http_url(url, at.span(&["webhook_url"]), "`webhook_url`", diag);
         }
         if let Some(secret) = &self.webhook_secret {
-            not_empty_secret(secret, at.span(&["webhook_secret"]), "`webhook_secret`", diag);
+            not_empty_secret(
+                secret,
+                at.span(&["webhook_secret"]),
+                "`webhook_secret`",
+                diag,
+            );
         }
         for (i, secret) in self.webhook_secrets.iter().enumerate() {
-            not_empty_secret(secret, at.item_span(&["webhook_secrets"], i), "a webhook secret", diag);
+            not_empty_secret(
+                secret,
+                at.item_span(&["webhook_secrets"], i),
+                "a webhook secret",
+                diag,
+            );
         }
     }
 }
@@ -362,7 +378,10 @@ impl Validate for ConnectorConfig {
             positive(idle, at, &["body_idle_timeout"], diag);
         }
         if self.concurrency == Some(0) {
-            diag.error(at.span(&["concurrency"]), "`concurrency` must be at least 1");
+            diag.error(
+                at.span(&["concurrency"]),
+                "`concurrency` must be at least 1",
+            );
         }
         if let Some(h) = &self.request_id_header {
             header_name(h, at, &["request_id_header"], diag);
@@ -423,7 +442,14 @@ impl Validate for ConnectorConfig {
             if let Some(unit) = &rl.reset_unit {
                 one_of(
                     unit,
-                    &["seconds", "epoch_seconds", "epoch_ms", "window_ms", "iso8601", "http_date"],
+                    &[
+                        "seconds",
+                        "epoch_seconds",
+                        "epoch_ms",
+                        "window_ms",
+                        "iso8601",
+                        "http_date",
+                    ],
                     at,
                     &["rate_limit", "reset_unit"],
                     diag,
@@ -435,7 +461,13 @@ impl Validate for ConnectorConfig {
                 diag.error(at.span(&["rate_limit", "local"]), problem);
             }
             if let Some(scope) = &rl.local_scope {
-                one_of(scope, &["connector", "account"], at, &["rate_limit", "local_scope"], diag);
+                one_of(
+                    scope,
+                    &["connector", "account"],
+                    at,
+                    &["rate_limit", "local_scope"],
+                    diag,
+                );
             }
             if let Some(w) = rl.window {
                 positive(w, at, &["rate_limit", "window"], diag);
@@ -499,7 +531,12 @@ impl Validate for ConnectorConfig {
                 &["reconcile", "since_format"],
                 diag,
             );
-            positive(r.initial_lookback, at, &["reconcile", "initial_lookback"], diag);
+            positive(
+                r.initial_lookback,
+                at,
+                &["reconcile", "initial_lookback"],
+                diag,
+            );
             if let Some(every) = r.every {
                 positive(every, at, &["reconcile", "every"], diag);
             }
@@ -510,7 +547,10 @@ impl Validate for ConnectorConfig {
                 );
             }
             if r.page_size == Some(0) {
-                diag.error(at.span(&["reconcile", "page_size"]), "`page_size` must be at least 1");
+                diag.error(
+                    at.span(&["reconcile", "page_size"]),
+                    "`page_size` must be at least 1",
+                );
             }
         }
         if let Some(l) = &self.logging
@@ -529,7 +569,10 @@ fn validate_auth(auth: &AuthConfig, at: &At<'_, '_>, diag: &mut Diagnostics) {
     match auth {
         AuthConfig::OAuth2(o) => {
             if o.client_id.trim().is_empty() {
-                diag.error(at.span(&["auth", "client_id"]), "`auth.client_id` must not be empty");
+                diag.error(
+                    at.span(&["auth", "client_id"]),
+                    "`auth.client_id` must not be empty",
+                );
             }
             not_empty_secret(
                 &o.client_secret,
@@ -537,9 +580,19 @@ fn validate_auth(auth: &AuthConfig, at: &At<'_, '_>, diag: &mut Diagnostics) {
                 "`auth.client_secret`",
                 diag,
             );
-            check_http_url(&o.token_url, at.span(&["auth", "token_url"]), "`auth.token_url`", diag);
+            check_http_url(
+                &o.token_url,
+                at.span(&["auth", "token_url"]),
+                "`auth.token_url`",
+                diag,
+            );
             if let Some(url) = &o.authorize_url {
-                check_http_url(url, at.span(&["auth", "authorize_url"]), "`auth.authorize_url`", diag);
+                check_http_url(
+                    url,
+                    at.span(&["auth", "authorize_url"]),
+                    "`auth.authorize_url`",
+                    diag,
+                );
             }
             if let Some(ta) = &o.token_auth {
                 one_of(ta, &["body", "basic"], at, &["auth", "token_auth"], diag);
@@ -589,7 +642,10 @@ fn validate_breaker(b: &BreakerConfig, at: &At<'_, '_>, diag: &mut Diagnostics) 
         _ => {}
     }
     if b.min_calls == 0 {
-        diag.error(at.span(&key("min_calls")), "`breaker.min_calls` must be at least 1");
+        diag.error(
+            at.span(&key("min_calls")),
+            "`breaker.min_calls` must be at least 1",
+        );
     }
     if let Some(d) = b.slow_call_duration {
         positive(d, at, &key("slow_call_duration"), diag);
@@ -626,7 +682,9 @@ fn validate_breaker(b: &BreakerConfig, at: &At<'_, '_>, diag: &mut Diagnostics) 
 fn retry_condition_problem(on: &str) -> Result<(), String> {
     match on {
         "connect" | "reset" | "timeout" => Ok(()),
-        "429" => Err("429 is never retried by the gateway: the caller owns rate-limit backoff".into()),
+        "429" => {
+            Err("429 is never retried by the gateway: the caller owns rate-limit backoff".into())
+        }
         status => match status.parse::<u16>() {
             Ok(408 | 500..=599) => Ok(()),
             Ok(_) => Err(format!(
@@ -678,17 +736,30 @@ mod tests {
     fn urls() {
         assert!(http_url_problem("https://api.hubapi.com").is_ok());
         assert!(http_url_problem("http://127.0.0.1:9000/base/").is_ok());
-        for bad in ["", "api.hubapi.com", "/relative", "ftp://x", "https://", "https:///x"] {
+        for bad in [
+            "",
+            "api.hubapi.com",
+            "/relative",
+            "ftp://x",
+            "https://",
+            "https:///x",
+        ] {
             assert!(http_url_problem(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn retry_conditions() {
-        for ok in ["connect", "reset", "timeout", "502", "503", "504", "408", "500"] {
+        for ok in [
+            "connect", "reset", "timeout", "502", "503", "504", "408", "500",
+        ] {
             assert!(retry_condition_problem(ok).is_ok(), "{ok}");
         }
-        assert!(retry_condition_problem("429").unwrap_err().contains("never retried"));
+        assert!(
+            retry_condition_problem("429")
+                .unwrap_err()
+                .contains("never retried")
+        );
         assert!(retry_condition_problem("404").is_err());
         assert!(retry_condition_problem("sometimes").is_err());
     }

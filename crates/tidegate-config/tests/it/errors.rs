@@ -55,7 +55,11 @@ concurrency = "many"
 breaker = { consecutive_failures = 5, opn_for = "30s" }"#,
     ));
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    assert!(lines[0].starts_with("tidegate.toml:8:11: invalid duration \"soon\""), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("tidegate.toml:8:11: invalid duration \"soon\""),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].starts_with("tidegate.toml:9:1: unknown key `retries` in connector `crm`"));
     assert!(lines[2].starts_with("tidegate.toml:10:15: invalid type: string \"many\""));
     assert!(
@@ -157,17 +161,27 @@ fn auth_errors_point_inside_the_auth_table() {
         "tidegate.toml:8:131: `auth.refresh_before` is [min, max]: the first must not exceed the second"
     );
 
-    let lines = load_err(&minimal("base_url = \"https://x.example\"\nauth = { type = \"oauth\" }"));
+    let lines = load_err(&minimal(
+        "base_url = \"https://x.example\"\nauth = { type = \"oauth\" }",
+    ));
     assert_eq!(
         lines,
-        ["tidegate.toml:8:17: unknown auth type `oauth`; expected one of: oauth2, api_key, basic, none"]
+        [
+            "tidegate.toml:8:17: unknown auth type `oauth`; expected one of: oauth2, api_key, basic, none"
+        ]
     );
-    let lines = load_err(&minimal("base_url = \"https://x.example\"\nauth = { header = \"X\" }"));
+    let lines = load_err(&minimal(
+        "base_url = \"https://x.example\"\nauth = { header = \"X\" }",
+    ));
     assert_eq!(
         lines,
-        ["tidegate.toml:8:8: missing key `type` in `connectors.crm.auth`; expected one of: oauth2, api_key, basic, none"]
+        [
+            "tidegate.toml:8:8: missing key `type` in `connectors.crm.auth`; expected one of: oauth2, api_key, basic, none"
+        ]
     );
-    let lines = load_err(&minimal("base_url = \"https://x.example\"\nauth = { type = \"basic\", user = \"x\" }"));
+    let lines = load_err(&minimal(
+        "base_url = \"https://x.example\"\nauth = { type = \"basic\", user = \"x\" }",
+    ));
     assert_eq!(
         lines,
         ["tidegate.toml:8:26: unknown key `user` in `connectors.crm.auth`; it takes no keys"]
@@ -224,8 +238,10 @@ fn an_api_key_must_identify_one_environment() {
     let lines = load_err(src);
     assert_eq!(
         lines,
-        ["tidegate.toml:5:22: this api key is already used by environment `a`; each key must \
-          identify exactly one environment"]
+        [
+            "tidegate.toml:5:22: this api key is already used by environment `a`; each key must \
+          identify exactly one environment"
+        ]
     );
 }
 
@@ -243,7 +259,9 @@ fn interpolated_secrets_never_appear_in_messages() {
 
 #[test]
 fn an_unset_variable_is_reported_once_not_again_as_a_bad_value() {
-    let lines = load_err(&minimal("base_url = \"${CRM_URL}\"\ntimeout = \"${CRM_TIMEOUT}\""));
+    let lines = load_err(&minimal(
+        "base_url = \"${CRM_URL}\"\ntimeout = \"${CRM_TIMEOUT}\"",
+    ));
     assert_eq!(
         lines,
         [

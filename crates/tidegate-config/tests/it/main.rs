@@ -1,4 +1,9 @@
 //! Integration tests of the config loader, through the public API only.
 
 mod errors;
+mod full;
+mod paths;
+mod presets;
+mod secrets;
 mod support;
+mod units;
