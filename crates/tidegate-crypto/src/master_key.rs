@@ -39,14 +39,19 @@ impl MasterKey {
         hex::encode(self.id)
     }
 
-    /// Parses the text form (`tidegate-kek-v1:<base64>`; the prefix may be omitted).
+    /// Parses the text form (`tidegate-kek-v1:<base64>`; the prefix may be omitted; 64 hex
+    /// digits are accepted too, for environment variables).
     pub fn parse(text: &str) -> Result<Self, &'static str> {
         let text = text.trim();
-        let b64 = text.strip_prefix(KEY_FILE_PREFIX).unwrap_or(text);
-        let bytes = Zeroizing::new(
-            B64.decode(b64)
-                .map_err(|_| "not valid base64 after the tidegate-kek-v1: prefix")?,
-        );
+        let body = text.strip_prefix(KEY_FILE_PREFIX).unwrap_or(text);
+        let bytes = if body.len() == 2 * KEY_LEN && body.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Zeroizing::new(hex::decode(body).map_err(|_| "not valid hex")?)
+        } else {
+            Zeroizing::new(
+                B64.decode(body)
+                    .map_err(|_| "not valid base64 (or 64 hex digits)")?,
+            )
+        };
         if bytes.len() != KEY_LEN {
             return Err("a master key must be exactly 32 bytes (256 bits)");
         }
@@ -218,6 +223,8 @@ mod tests {
         assert!(text.starts_with(KEY_FILE_PREFIX));
         assert_eq!(MasterKey::parse(&text).unwrap().id(), kek.id());
         assert!(MasterKey::parse("tidegate-kek-v1:AAAA").is_err());
+        let hex_form = hex::encode(&kek.key[..]);
+        assert_eq!(MasterKey::parse(&hex_form).unwrap().id(), kek.id());
         assert!(MasterKey::parse("tidegate-kek-v1:!!").is_err());
     }
 
