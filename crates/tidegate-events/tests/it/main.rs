@@ -1,0 +1,8 @@
+//! tidegate-events integration tests: one binary, one module per concern.
+
+mod support;
+
+mod claims;
+mod delivery;
+mod inbound;
+mod peers;
