@@ -17,6 +17,8 @@
 
 use std::{sync::OnceLock, time::Duration};
 
+use tidegate_core::ErrorCode;
+
 pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
@@ -92,6 +94,66 @@ pub fn upstream_exchange(connector: &str, outcome: &str, status: Option<u16>, la
     metrics::histogram!(UPSTREAM_DURATION_SECONDS, &labels).record(latency.as_secs_f64());
     if status == Some(429) {
         metrics::counter!(RATE_LIMITED_TOTAL, "connector" => connector.to_owned()).increment(1);
+    }
+}
+
+/// Pre-resolved upstream-exchange series of one connector: the boundary-log layer's hot path
+/// records through these handles (an atomic update) instead of looking labels up per call.
+pub struct UpstreamMetrics {
+    connector: String,
+    /// Index 0: `ok`; 1..: `ErrorCode::ALL` in order.
+    by_outcome: [OnceLock<(metrics::Counter, metrics::Histogram)>; 1 + ErrorCode::ALL.len()],
+    rate_limited: OnceLock<metrics::Counter>,
+}
+
+impl std::fmt::Debug for UpstreamMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamMetrics")
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamMetrics {
+    /// Handles for `connector`, resolved lazily (against the recorder current at first use).
+    pub fn new(connector: &str) -> Self {
+        UpstreamMetrics {
+            connector: connector.to_owned(),
+            by_outcome: std::array::from_fn(|_| OnceLock::new()),
+            rate_limited: OnceLock::new(),
+        }
+    }
+
+    /// One exchange finished with `outcome` (`None`: ok) and the upstream `status`, if any.
+    pub fn record(&self, outcome: Option<ErrorCode>, status: Option<u16>, latency: Duration) {
+        let index = outcome.map_or(0, |code| {
+            1 + ErrorCode::ALL
+                .iter()
+                .position(|c| *c == code)
+                .expect("ALL lists every code")
+        });
+        let (counter, histogram) = self.by_outcome[index].get_or_init(|| {
+            let labels = [
+                ("connector", self.connector.clone()),
+                (
+                    "outcome",
+                    outcome.map_or("ok", ErrorCode::as_str).to_owned(),
+                ),
+            ];
+            (
+                metrics::counter!(UPSTREAM_REQUESTS_TOTAL, &labels),
+                metrics::histogram!(UPSTREAM_DURATION_SECONDS, &labels),
+            )
+        });
+        counter.increment(1);
+        histogram.record(latency.as_secs_f64());
+        if status == Some(429) {
+            self.rate_limited
+                .get_or_init(
+                    || metrics::counter!(RATE_LIMITED_TOTAL, "connector" => self.connector.clone()),
+                )
+                .increment(1);
+        }
     }
 }
 
@@ -210,6 +272,36 @@ pub fn describe() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_handles_record_by_outcome() {
+        let recorder = prometheus_builder().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let m = UpstreamMetrics::new("crm");
+            m.record(None, Some(200), Duration::from_millis(1));
+            m.record(None, Some(200), Duration::from_millis(1));
+            m.record(
+                Some(ErrorCode::RateLimited),
+                Some(429),
+                Duration::from_millis(1),
+            );
+            m.record(
+                Some(ErrorCode::UpstreamTimeout),
+                None,
+                Duration::from_secs(1),
+            );
+        });
+        let text = handle.render();
+        for expected in [
+            "tidegate_upstream_requests_total{connector=\"crm\",outcome=\"ok\"} 2",
+            "tidegate_upstream_requests_total{connector=\"crm\",outcome=\"rate_limited\"} 1",
+            "tidegate_upstream_requests_total{connector=\"crm\",outcome=\"upstream_timeout\"} 1",
+            "tidegate_upstream_rate_limited_total{connector=\"crm\"} 1",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in:\n{text}");
+        }
+    }
 
     #[test]
     fn helpers_render_as_prometheus_text() {

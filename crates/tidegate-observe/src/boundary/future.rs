@@ -65,7 +65,7 @@ impl Pending {
     /// Records an exchange that ended without a response.
     fn fail(self, code: ErrorCode, message: &str) {
         let latency = self.started.elapsed();
-        crate::metrics::upstream_exchange(&self.connector, code.as_str(), None, latency);
+        self.settings.metrics.record(Some(code), None, latency);
         let error = ErrorRecord {
             latency_ms: millis(latency),
             message: self.settings.redactor.text(message).into_owned(),
@@ -157,8 +157,11 @@ fn on_response(pending: Pending, response: Response<Body>) -> Response<Body> {
     let settings = pending.settings.clone();
     let latency = pending.started.elapsed();
     let status = response.status();
-    let outcome = ErrorCode::from_upstream_status(status).map_or("ok", ErrorCode::as_str);
-    crate::metrics::upstream_exchange(&pending.connector, outcome, Some(status.as_u16()), latency);
+    let class = ErrorCode::from_upstream_status(status);
+    let outcome = class.map_or("ok", ErrorCode::as_str);
+    settings
+        .metrics
+        .record(class, Some(status.as_u16()), latency);
 
     let rate_limit = (settings.rate_limit)(response.headers());
     let upstream_request_id = settings
