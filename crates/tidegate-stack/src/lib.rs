@@ -27,12 +27,20 @@
 pub mod base_url;
 pub mod client;
 pub mod context;
+pub mod resilience;
 
 use std::{collections::HashMap, path::Path, sync::Arc};
 
 use http::{Request, Response};
 use tidegate_config::{Config, ConfigErrors, ConnectorConfig};
 use tidegate_core::{Body, Error, ErrorCode};
+use tidegate_layers::{
+    breaker::CircuitBreakerLayer,
+    bulkhead::BulkheadLayer,
+    idempotency::IdempotencyLayer,
+    retry::RetryLayer,
+    timeout::{AttemptTimeoutLayer, TimeoutLayer},
+};
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
 
 pub use base_url::{BaseUrlError, UpstreamBase};
@@ -51,6 +59,8 @@ pub type ConnectorService = BoxCloneSyncService<Request<Body>, Response<Body>, E
 pub struct Shared {
     /// The process-wide upstream client (one connection pool).
     pub client: HttpClient,
+    /// Every connector's circuit breakers (read by `GET /admin/breakers` and `/metrics`).
+    pub breakers: tidegate_layers::breaker::BreakerRegistry,
 }
 
 /// Why stacks could not be built.
@@ -191,19 +201,37 @@ pub fn build_connector_stack(
         connector: name.to_string(),
         source,
     })?;
+    let layer_err = |message: String| StackError::Layer {
+        connector: name.to_string(),
+        message,
+    };
+    let breaker = resilience::breaker_settings(cfg.breaker.as_ref()).map_err(layer_err)?;
+    let retry = resilience::retry_settings(cfg.retry.as_ref()).map_err(layer_err)?;
+    let idempotency =
+        resilience::idempotency_settings(cfg.idempotency.as_ref()).map_err(layer_err)?;
     let stack = ServiceBuilder::new()
         // 1. request id / context: every inner layer may rely on a RequestContext.
         .layer(EnsureContextLayer::new(name.clone()))
         // 2. boundary log (one JSON line per upstream exchange, CONTRACT §6).
         // 3. error normalization (upstream >= 400 → problem+json, CONTRACT §4).
         // 4. rate-limit normalization (RateLimit-* headers, Retry-After, CONTRACT §5).
-        // 5. timeout for the whole call (cfg.timeout), retries included.
-        // 6. retry (budgeted; connect/reset/5xx per cfg.retry; never 429).
-        // 7. circuit breaker (per upstream or per account; 429s are not failures).
-        // 8. idempotency key (caller's Idempotency-Key → cfg.idempotency.header).
-        // 9. bulkhead (cfg.concurrency → 503 overloaded).
+        // 5. bulkhead (cfg.concurrency → 503 overloaded at once; a slot is held per call).
+        .option_layer(cfg.concurrency.map(|n| BulkheadLayer::new(n as usize)))
+        // 6. timeout for the whole call (cfg.timeout), retries included; publishes the
+        //    Deadline; cuts a response body idle for cfg.body_idle_timeout.
+        .layer(TimeoutLayer::new(resilience::timeout_settings(cfg)))
+        // 7. idempotency key (caller's Idempotency-Key → cfg.idempotency.header), OUTSIDE
+        //    retry so that every attempt carries the same key.
+        .layer(IdempotencyLayer::new(idempotency))
+        // 8. retry (budgeted; connect/reset/502-504 per cfg.retry; never 429; never past the
+        //    deadline; writes only with an idempotency key).
+        .option_layer(retry.map(RetryLayer::new))
+        // 9. circuit breaker, INSIDE retry: every attempt counts, and an opening breaker ends
+        //    the retries (circuit_open is not retried). 429s are not failures.
+        .layer(CircuitBreakerLayer::new(&shared.breakers, name, breaker))
         // 10. credential injection (token from the vault; needs_reauth / token_refresh_failed).
-        // 11. timeout per attempt (cfg.attempt_timeout) and body idle timeout.
+        // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
+        .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
         // 12. HTTP client: join onto base_url, send with the shared pooled client.
         .service(UpstreamService::new(&shared.client, base));
     Ok(BoxCloneSyncService::new(stack))
