@@ -117,6 +117,9 @@ pub struct VaultOptions {
     pub connect_state_ttl: Duration,
     /// How often the proactive refresher scans the store (jittered ±20%).
     pub refresher_interval: Duration,
+    /// Overrides the computed refresh-lock TTL (see [`VaultOptions::lock_ttl`]). Tests use a
+    /// short one to simulate a holder outliving its lock.
+    pub lock_ttl_override: Option<Duration>,
 }
 
 impl Default for VaultOptions {
@@ -130,6 +133,7 @@ impl Default for VaultOptions {
             negative_cache_ttl: Duration::from_secs(5),
             connect_state_ttl: Duration::from_secs(600),
             refresher_interval: Duration::from_secs(10),
+            lock_ttl_override: None,
         }
     }
 }
@@ -138,6 +142,9 @@ impl VaultOptions {
     /// The lock TTL: longer than the worst-case refresh (all attempts timing out plus
     /// backoff), so a healthy holder never loses its lock mid-refresh.
     pub fn lock_ttl(&self) -> Duration {
+        if let Some(ttl) = self.lock_ttl_override {
+            return ttl;
+        }
         self.token_timeout * u32::try_from(self.token_attempts.max(1)).unwrap_or(u32::MAX)
             + Duration::from_secs(10)
     }

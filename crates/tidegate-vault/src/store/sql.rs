@@ -148,6 +148,7 @@ macro_rules! sql_store {
                         .await?;
                     let done = sqlx::query("DELETE FROM tg_vault_accounts WHERE id = $1").bind(id).execute(&mut *tx).await?;
                     tx.commit().await?;
+                    self.after_delete().await;
                     Ok(done.rows_affected() == 1)
                 })
             }
@@ -278,7 +279,22 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Checkpoints the WAL into the main file and truncates it, so the deleted row's old page
+    /// images do not linger in the `-wal` file (best effort: a concurrent reader may keep
+    /// some frames alive until the next checkpoint).
+    async fn after_delete(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
+            tracing::warn!(error = %e, "WAL checkpoint after delete failed");
+        }
+    }
+}
+
 impl PostgresStore {
+    /// PostgreSQL keeps dead tuples until VACUUM; nothing to do per delete (see
+    /// docs/credentials.md for why crypto-shredding still holds).
+    async fn after_delete(&self) {}
+
     /// Connects to `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let pool = sqlx::postgres::PgPoolOptions::new()
