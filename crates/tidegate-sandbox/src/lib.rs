@@ -40,6 +40,7 @@ pub mod echo;
 pub mod faults;
 pub mod ratelimit;
 pub mod stream;
+pub mod webhooks;
 
 use std::{
     collections::HashMap,

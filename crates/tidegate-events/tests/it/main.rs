@@ -6,3 +6,4 @@ mod claims;
 mod delivery;
 mod inbound;
 mod peers;
+mod schemes;
