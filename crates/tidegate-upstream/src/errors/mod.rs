@@ -8,7 +8,7 @@
 //!
 //! | field | from |
 //! |---|---|
-//! | `status` | the upstream status; `errors.status` overrides it; a class refined to `rate_limited` (by `errors.class` or `errors.rate_limited_statuses`) answers 429 |
+//! | `status` | the upstream status; for a 2xx flagged by `errors.when`, `errors.status` (default 400); a class refined to `rate_limited` (by `errors.class` or `errors.rate_limited_statuses`) answers 429 |
 //! | `code` | the default class of that status ([`ErrorCode::from_upstream_status`]), refined by `errors.class` (an unknown code is ignored with a warning) |
 //! | `retryable` | the class's default, overridden by `errors.retryable` when it yields a boolean |
 //! | `detail`, `upstream.message` | `errors.message`; a non-JSON body is its own message |
@@ -314,7 +314,7 @@ pub fn normalize(
                 settings.message.as_ref(),
                 settings.class.as_ref(),
                 settings.retryable.as_ref(),
-                settings.status.as_ref(),
+                settings.status.as_ref().filter(|_| !is_error_status),
             ],
             &data,
             &bindings,
@@ -327,16 +327,17 @@ pub fn normalize(
     let retryable_value = next("retryable");
     let status_value = next("status");
 
-    let mut answer_status = status_value
-        .as_ref()
-        .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .filter(|s| (400..=599).contains(s))
-        .unwrap_or(if is_error_status {
-            upstream_status
-        } else {
-            DEFAULT_WHEN_STATUS
-        });
+    // `errors.status` answers for a 2xx flagged by `errors.when`; real error statuses are kept.
+    let mut answer_status = if is_error_status {
+        upstream_status
+    } else {
+        status_value
+            .as_ref()
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (400..=599).contains(s))
+            .unwrap_or(DEFAULT_WHEN_STATUS)
+    };
 
     let mut code =
         if answer_status == 429 || settings.rate_limited_statuses.contains(&answer_status) {

@@ -115,6 +115,10 @@ pub fn sf_string(name: &str) -> String {
     out
 }
 
+/// The largest Integer a structured field can carry (RFC 9651 §3.3.1: 15 digits). Larger values
+/// are clamped down, which only ever makes a quota or remaining count look *smaller*.
+pub const SF_INTEGER_MAX: u64 = 999_999_999_999_999;
+
 /// The `RateLimit-Policy` and `RateLimit` values (draft-10) for `limits`. Duplicate names get a
 /// `-2`, `-3`… suffix so that items stay distinguishable.
 pub fn structured_fields(limits: &[Limit]) -> (String, String) {
@@ -133,11 +137,11 @@ pub fn structured_fields(limits: &[Limit]) -> (String, String) {
             policy.push_str(", ");
             state.push_str(", ");
         }
-        let _ = write!(policy, "{name};q={}", l.quota);
+        let _ = write!(policy, "{name};q={}", l.quota.min(SF_INTEGER_MAX));
         if let Some(w) = l.window_secs {
             let _ = write!(policy, ";w={w}");
         }
-        let _ = write!(state, "{name};r={}", l.remaining);
+        let _ = write!(state, "{name};r={}", l.remaining.min(SF_INTEGER_MAX));
         if let Some(t) = l.effective_reset() {
             let _ = write!(state, ";t={t}");
         }

@@ -1,1 +1,8 @@
-//! Integration tests of tidegate-upstream.
+//! Integration tests of tidegate-upstream (one test binary, one module per concern).
+
+mod hostile;
+mod ietf;
+mod pipeline;
+mod presets;
+mod props;
+mod support;
