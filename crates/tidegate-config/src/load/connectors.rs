@@ -107,10 +107,12 @@ fn load_one(
 
     // `auth` is tagged by `type`; it is deserialized on its own so that errors inside it keep
     // their exact locations (serde's internally tagged enums lose them).
-    let auth_entry = table.remove_entry("auth");
-    let auth = match &auth_entry {
-        Some((_, auth_value)) => load_auth(auth_value, &path, diag),
-        None => Some(AuthConfig::None),
+    let (auth, auth_entry) = match table.remove_entry("auth") {
+        Some((key, auth_value)) => {
+            let (auth, auth_value) = load_auth(auth_value, &path, diag);
+            (auth, Some((key, auth_value)))
+        }
+        None => (Some(AuthConfig::None), None),
     };
 
     let (parsed, value) = deserialize_all::<ConnectorConfig>(
@@ -136,11 +138,13 @@ fn load_one(
 #[serde(deny_unknown_fields)]
 struct NoKeys {}
 
-fn load_auth(
-    value: &Spanned<DeValue<'_>>,
+/// Returns the auth (if valid) and its table as finally deserialized (for locating later
+/// semantic errors).
+fn load_auth<'i>(
+    value: Spanned<DeValue<'i>>,
     connector_path: &[&str],
     diag: &mut Diagnostics,
-) -> Option<AuthConfig> {
+) -> (Option<AuthConfig>, Spanned<DeValue<'i>>) {
     let mut path = connector_path.to_vec();
     path.push("auth");
     let Some(table) = value.get_ref().as_table() else {
@@ -148,10 +152,10 @@ fn load_auth(
             value.span(),
             format!("`auth` must be a table, e.g. auth = {{ type = \"oauth2\", ... }}; types: {AUTH_TYPES}"),
         );
-        return None;
+        return (None, value);
     };
     let mut rest = table.clone();
-    let Some((_, auth_type)) = rest.remove_entry("type") else {
+    let Some((type_key, auth_type)) = rest.remove_entry("type") else {
         diag.error(
             value.span(),
             format!(
@@ -159,35 +163,43 @@ fn load_auth(
                 describe(&path)
             ),
         );
-        return None;
+        return (None, value);
     };
     let rest = Spanned::new(value.span(), DeValue::Table(rest));
-    match auth_type.get_ref().as_str() {
-        Some("oauth2") => deserialize_all::<OAuth2Config>(rest, &path, diag, false)
-            .0
-            .map(AuthConfig::OAuth2),
-        Some("api_key") => deserialize_all::<ApiKeyConfig>(rest, &path, diag, false)
-            .0
-            .map(AuthConfig::ApiKey),
-        Some("basic") => deserialize_all::<NoKeys>(rest, &path, diag, false)
-            .0
-            .map(|_| AuthConfig::Basic),
-        Some("none") => deserialize_all::<NoKeys>(rest, &path, diag, false)
-            .0
-            .map(|_| AuthConfig::None),
+    let (parsed, mut table) = match auth_type.get_ref().as_str() {
+        Some("oauth2") => {
+            let (parsed, table) = deserialize_all::<OAuth2Config>(rest, &path, diag, false);
+            (parsed.map(AuthConfig::OAuth2), table)
+        }
+        Some("api_key") => {
+            let (parsed, table) = deserialize_all::<ApiKeyConfig>(rest, &path, diag, false);
+            (parsed.map(AuthConfig::ApiKey), table)
+        }
+        Some("basic") => {
+            let (parsed, table) = deserialize_all::<NoKeys>(rest, &path, diag, false);
+            (parsed.map(|_| AuthConfig::Basic), table)
+        }
+        Some("none") => {
+            let (parsed, table) = deserialize_all::<NoKeys>(rest, &path, diag, false);
+            (parsed.map(|_| AuthConfig::None), table)
+        }
         Some(other) => {
             diag.error(
                 auth_type.span(),
                 format!("unknown auth type `{other}`; expected one of: {AUTH_TYPES}"),
             );
-            None
+            (None, rest)
         }
         None => {
             diag.error(
                 auth_type.span(),
                 format!("`auth.type` must be a string, one of: {AUTH_TYPES}"),
             );
-            None
+            (None, rest)
         }
+    };
+    if let DeValue::Table(t) = table.get_mut() {
+        t.insert(type_key, auth_type);
     }
+    (parsed, table)
 }

@@ -84,6 +84,15 @@ impl Diagnostics {
         offset
     }
 
+    /// A fresh span for a value the loader made up (a placeholder for a missing key); any
+    /// error about it is dropped.
+    pub(crate) fn placeholder_span(&mut self) -> Range<usize> {
+        let span = self.next_virtual..self.next_virtual + 1;
+        self.next_virtual += 2;
+        self.poisoned.push(span.clone());
+        span
+    }
+
     pub(crate) fn poison(&mut self, span: Range<usize>) {
         self.poisoned.push(span);
     }

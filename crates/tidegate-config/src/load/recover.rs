@@ -13,8 +13,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::Diagnostics;
 
-/// Upper bound on errors reported for one table (and on deserialization attempts).
-const MAX_ATTEMPTS: usize = 64;
+/// Upper bound on deserialization attempts for one table.
+const MAX_ATTEMPTS: usize = 96;
+
+/// Stand-ins tried, in order, for a missing required key so that deserialization can go on
+/// and report the *other* problems of the table. Errors about them are never shown.
+const PLACEHOLDERS: &[&str] = &["\"\"", "0", "{}", "[]", "false", "0.0"];
 
 /// Deserializes `value` (the table at config path `path`) as `T`, reporting every error found.
 /// Returns the value (if it could be built) and the table as it was when it succeeded, for
@@ -27,6 +31,8 @@ pub(crate) fn deserialize_all<'i, T: DeserializeOwned>(
     quiet_missing: bool,
 ) -> (Option<T>, Spanned<DeValue<'i>>) {
     let mut removed: Vec<String> = Vec::new();
+    // (owner table keys, missing key) → placeholders tried so far.
+    let mut missing: Vec<((Vec<String>, String), usize)> = Vec::new();
     for _ in 0..MAX_ATTEMPTS {
         let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(t) => return (Some(t), value),
@@ -45,7 +51,15 @@ pub(crate) fn deserialize_all<'i, T: DeserializeOwned>(
         );
         match missing_key(error.message()) {
             Some(key) => {
-                if !quiet_missing && !removed.iter().any(|r| r == key) {
+                let id = (keys.clone(), key.to_owned());
+                let tried = match missing.iter_mut().find(|(k, _)| *k == id) {
+                    Some((_, tried)) => tried,
+                    None => {
+                        missing.push((id, 0));
+                        &mut missing.last_mut().expect("just pushed").1
+                    }
+                };
+                if *tried == 0 && !quiet_missing && !removed.iter().any(|r| r == key) {
                     // The missing key belongs to the innermost table holding the span.
                     let mut owner = path.to_vec();
                     owner.extend(keys.iter().map(String::as_str));
@@ -53,6 +67,20 @@ pub(crate) fn deserialize_all<'i, T: DeserializeOwned>(
                         span.clone(),
                         format!("missing key `{key}` in {}", describe(&owner)),
                     );
+                }
+                if let Some(placeholder) = PLACEHOLDERS.get(*tried) {
+                    *tried += 1;
+                    let span = diag.placeholder_span();
+                    let stand_in =
+                        DeValue::parse(placeholder).expect("placeholders are valid TOML");
+                    if insert(
+                        &mut value,
+                        &keys,
+                        key,
+                        Spanned::new(span, stand_in.into_inner()),
+                    ) {
+                        continue;
+                    }
                 }
             }
             None => diag.error(span.clone(), rewrite(error.message(), &table_path)),
@@ -66,20 +94,28 @@ pub(crate) fn deserialize_all<'i, T: DeserializeOwned>(
 }
 
 /// The key path (from `table`) of the deepest key whose name or value holds `span`.
+///
+/// Every table is searched, not only those whose span holds `span`: a table written as a
+/// `[header]` section has the span of its header, not of its body.
 fn locate(table: &DeTable<'_>, span: &Range<usize>) -> Vec<String> {
+    let mut best: Vec<String> = Vec::new();
     for (key, value) in table.iter() {
-        if contains(&key.span(), span) {
-            return vec![key.get_ref().to_string()];
-        }
-        if contains(&value.span(), span) {
-            let mut path = vec![key.get_ref().to_string()];
-            if let DeValue::Table(inner) = value.get_ref() {
-                path.extend(locate(inner, span));
+        let name = key.get_ref().to_string();
+        let mut candidate = Vec::new();
+        if let DeValue::Table(inner) = value.get_ref() {
+            let deeper = locate(inner, span);
+            if !deeper.is_empty() {
+                candidate = std::iter::once(name.clone()).chain(deeper).collect();
             }
-            return path;
+        }
+        if candidate.is_empty() && (contains(&key.span(), span) || contains(&value.span(), span)) {
+            candidate = vec![name];
+        }
+        if candidate.len() > best.len() {
+            best = candidate;
         }
     }
-    Vec::new()
+    best
 }
 
 fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
@@ -100,6 +136,33 @@ fn remove(value: &mut Spanned<DeValue<'_>>, keys: &[String]) -> bool {
     match table.get_mut(first.as_str()) {
         Some(inner) => remove(inner, rest),
         None => false,
+    }
+}
+
+/// Inserts `key = stand_in` into the table at `keys`; `false` if there is no such table.
+fn insert<'i>(
+    value: &mut Spanned<DeValue<'i>>,
+    keys: &[String],
+    key: &str,
+    stand_in: Spanned<DeValue<'i>>,
+) -> bool {
+    let mut current = value;
+    for k in keys {
+        match current.get_mut() {
+            DeValue::Table(t) => match t.get_mut(k.as_str()) {
+                Some(next) => current = next,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    match current.get_mut() {
+        DeValue::Table(t) => {
+            let key = Spanned::new(stand_in.span(), std::borrow::Cow::Owned(key.to_owned()));
+            t.insert(key, stand_in);
+            true
+        }
+        _ => false,
     }
 }
 

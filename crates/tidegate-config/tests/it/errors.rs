@@ -283,3 +283,26 @@ fn an_unreadable_file_is_reported_at_its_first_line() {
     let expected_prefix = format!("{}:1:1: cannot read: ", path.display());
     assert!(line.starts_with(&expected_prefix), "{line}");
 }
+
+#[test]
+fn every_missing_key_and_the_errors_after_it_are_reported() {
+    let src = "[server]\n[environments.dev]\napi_keys = [\"k\"]\n[connectors.crm]\ntimout = \"5s\"\n[connectors.crm.reconcile]\nobject = \"contact\"\nid = 5\n";
+    let lines = load_err(src);
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    assert_eq!(
+        lines[0],
+        "tidegate.toml:4:1: missing key `base_url` in connector `crm`"
+    );
+    assert!(lines[1].starts_with("tidegate.toml:5:1: unknown key `timout` in connector `crm`"));
+    let mut rest = lines[2..].to_vec();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "tidegate.toml:6:1: missing key `records` in `connectors.crm.reconcile`",
+            "tidegate.toml:6:1: missing key `request` in `connectors.crm.reconcile`",
+            "tidegate.toml:6:1: missing key `version` in `connectors.crm.reconcile`",
+            "tidegate.toml:8:6: invalid type: integer `5`, expected a string",
+        ]
+    );
+}
