@@ -5,5 +5,6 @@
 
 mod crypto;
 mod redis_lock;
+mod refresh;
 mod store;
 mod support;
