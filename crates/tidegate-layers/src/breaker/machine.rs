@@ -146,10 +146,10 @@ impl Drop for Permit {
 }
 
 impl Breaker {
-    /// A closed breaker for `key` of `connector`.
+    /// A closed breaker for `key` of `connector` (published as closed to the metrics).
     pub fn new(connector: Arc<str>, key: Arc<str>, settings: Arc<BreakerSettings>) -> Self {
         let window = settings.uses_window().then(|| Window::new(settings.window));
-        Self {
+        let breaker = Self {
             connector,
             key,
             base: Instant::now(),
@@ -160,7 +160,9 @@ impl Breaker {
             consecutive_opens: AtomicU32::new(0),
             window,
             settings,
-        }
+        };
+        breaker.publish(BreakerState::Closed);
+        breaker
     }
 
     /// The connector this breaker guards.
@@ -239,6 +241,7 @@ impl Breaker {
                     ) {
                         Ok(_) => {
                             tracing::info!(breaker = %self.key, "circuit half-open; probing");
+                            self.publish(BreakerState::HalfOpen);
                             return Ok(self.permit(generation_of(half_open), true));
                         }
                         Err(actual) => word = actual,
@@ -260,6 +263,21 @@ impl Breaker {
                     }
                 }
             }
+        }
+    }
+
+    /// Publishes a state change to the `tidegate_breaker_state{connector}` gauge. Only the
+    /// connector-level breaker does: metric labels never carry account ids (account-scoped
+    /// breakers are listed by `/admin/breakers` instead).
+    fn publish(&self, state: BreakerState) {
+        if *self.key == *self.connector {
+            use tidegate_observe::metrics::{self, BreakerState as Gauge};
+            let gauge = match state {
+                BreakerState::Closed => Gauge::Closed,
+                BreakerState::Open => Gauge::Open,
+                BreakerState::HalfOpen => Gauge::HalfOpen,
+            };
+            metrics::breaker_state(&self.connector, gauge);
         }
     }
 
@@ -373,6 +391,7 @@ impl Breaker {
                             if state_of(next) == CLOSED {
                                 self.consecutive_opens.store(0, Ordering::Relaxed);
                                 tracing::info!(breaker = %self.key, "circuit closed");
+                                self.publish(BreakerState::Closed);
                             }
                             return;
                         }
@@ -432,6 +451,7 @@ impl Breaker {
             consecutive_failures = self.consecutive.load(Ordering::Relaxed),
             "circuit opened"
         );
+        self.publish(BreakerState::Open);
     }
 
     /// `open_for`, doubled per consecutive opening up to `max_open_for`, jittered.

@@ -1,4 +1,7 @@
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use tidegate_core::{ErrorCode, RequestContext};
 use tower::{Layer, Service, ServiceExt};
@@ -483,4 +486,37 @@ async fn open_periods_are_jittered_within_ten_percent() {
         seen.insert(after.as_millis());
     }
     assert!(seen.len() > 1, "jitter varies the period");
+}
+
+#[test]
+fn state_changes_are_published_to_the_breaker_gauge_without_account_labels() {
+    let recorder = tidegate_observe::metrics::prometheus_builder().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let registry = BreakerRegistry::new();
+        let settings = Arc::new(settings());
+        let breaker = registry.get_or_create("hubspot", None, &settings);
+        let per_account = registry.get_or_create("hubspot", Some("acc_secret_1"), &settings);
+        assert!(
+            handle
+                .render()
+                .contains("tidegate_breaker_state{connector=\"hubspot\"} 0")
+        );
+        for _ in 0..3 {
+            breaker
+                .try_acquire()
+                .unwrap()
+                .record(Outcome::Failure, false);
+            per_account
+                .try_acquire()
+                .unwrap()
+                .record(Outcome::Failure, false);
+        }
+        let text = handle.render();
+        assert!(
+            text.contains("tidegate_breaker_state{connector=\"hubspot\"} 2"),
+            "{text}"
+        );
+        assert!(!text.contains("acc_secret_1"), "no account ids in labels");
+    });
 }

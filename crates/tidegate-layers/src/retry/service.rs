@@ -187,6 +187,9 @@ where
             "retrying"
         );
         drop(result);
+        if let Some(ctx) = tidegate_core::RequestContext::of(&template) {
+            tidegate_observe::metrics::retry_issued(&ctx.connector);
+        }
         tokio::time::sleep(delay).await;
         attempt += 1;
     }
