@@ -20,10 +20,12 @@ use tidegate_core::ErrorCode;
 
 use crate::AppState;
 
+mod breakers;
+
 /// Every admin route, relative to `/admin`. Add one `.merge(module::routes())` per module.
 fn routes() -> Router<AppState> {
     Router::new()
-    // .merge(breakers::routes())   // H3: GET /breakers
+        .merge(breakers::routes()) // GET /breakers
     // .merge(accounts::routes())   // H5: PUT/GET/DELETE /accounts/{id}, POST /accounts/{id}/refresh
 }
 
