@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn two_providers_against_a_target() {
         // 0.9995 * 0.999 = 0.9985005 → 99.85005%, below 99.9%: 64.78 min vs 43.2 min allowed.
-        let members = vec![("hubspot".to_owned(), Some(99.95)), ("github".to_owned(), Some(99.9))];
+        let members = vec![
+            ("hubspot".to_owned(), Some(99.95)),
+            ("github".to_owned(), Some(99.9)),
+        ];
         let c = Composite::compute("sync", &members, Some(99.9));
         assert!((c.composite_percent - 99.850_05).abs() < 1e-9);
         assert!((c.downtime_minutes_per_month - 64.7784).abs() < 1e-6);

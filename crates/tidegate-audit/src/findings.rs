@@ -100,6 +100,8 @@ rules! {
         "the master key cannot be read by the audit (file missing or unreadable, variable unset or malformed)";
     KEY_FILE_PERMISSIONS = "TG-KEY-FILE-PERMISSIONS", Medium,
         "the master key file is readable or writable by group or others";
+    KEY_ROTATION_INCOMPLETE = "TG-KEY-ROTATION-INCOMPLETE", Medium,
+        "some accounts' data keys are wrapped by a master key other than the current one";
     SECRET_IN_CONFIG = "TG-SECRET-IN-CONFIG", High,
         "a secret (client_secret, admin_key, api_keys, webhook secrets) is written literally in the config file instead of ${VAR}";
     STORAGE_UNREACHABLE = "TG-STORAGE-UNREACHABLE", Medium,
@@ -156,9 +158,8 @@ impl Findings {
 
     /// Sorted by severity (high first), then path, then id: a stable order for golden tests.
     pub fn into_sorted(mut self) -> Vec<Finding> {
-        self.0.sort_by(|a, b| {
-            (a.severity, &a.path, &a.id).cmp(&(b.severity, &b.path, &b.id))
-        });
+        self.0
+            .sort_by(|a, b| (a.severity, &a.path, &a.id).cmp(&(b.severity, &b.path, &b.id)));
         self.0
     }
 }
@@ -173,7 +174,10 @@ mod tests {
         for r in CATALOG {
             assert!(seen.insert(r.id), "duplicate id {}", r.id);
             assert!(r.id.starts_with("TG-"));
-            assert!(r.id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-'));
+            assert!(
+                r.id.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            );
         }
     }
 

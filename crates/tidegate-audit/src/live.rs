@@ -105,9 +105,9 @@ pub struct TrailState {
 impl LiveState {
     /// A state in which nothing was probed: the report then answers from the config alone and
     /// says "not probed" wherever live state would have been used.
-    pub fn not_probed(config: &Config) -> Self {
+    pub fn not_probed(config: &Config, now: OffsetDateTime) -> Self {
         Self {
-            observed_at: crate::trail::format_at(OffsetDateTime::now_utc()),
+            observed_at: crate::trail::format_at(now),
             storage: StorageState {
                 kind: storage_kind(&config.storage.url).into(),
                 url: redact_url(&config.storage.url),
@@ -144,7 +144,7 @@ impl LiveState {
     /// the period the trail summary covers.
     pub async fn gather(config: &Config, trail_since: OffsetDateTime) -> Self {
         let now = OffsetDateTime::now_utc();
-        let mut state = Self::not_probed(config);
+        let mut state = Self::not_probed(config, now);
         state.keys = probe_keys(config);
         state.logs = probe_logs(config, now.date());
 
@@ -387,7 +387,8 @@ pub fn rotated_day(name: &str, stem: &str, ext: &str) -> Option<time::Date> {
     };
     let date = rest.get(..10)?;
     let tail = &rest[10..];
-    if !(tail.is_empty() || (tail.starts_with('.') && tail[1..].chars().all(|c| c.is_ascii_digit())))
+    if !(tail.is_empty()
+        || (tail.starts_with('.') && tail[1..].chars().all(|c| c.is_ascii_digit())))
     {
         return None;
     }
@@ -406,12 +407,18 @@ mod tests {
             "postgres://app:***@db.internal:5432/tidegate"
         );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
-        assert_eq!(redact_url("sqlite:///var/lib/t.db"), "sqlite:///var/lib/t.db");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/t.db"),
+            "sqlite:///var/lib/t.db"
+        );
     }
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(sqlite_path("sqlite:///var/lib/t.db?mode=rwc"), Some("/var/lib/t.db".into()));
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/t.db?mode=rwc"),
+            Some("/var/lib/t.db".into())
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
         assert_eq!(storage_kind("sqlite::memory:"), "sqlite-memory");
@@ -419,11 +426,22 @@ mod tests {
 
     #[test]
     fn rotated_names() {
-        let d = |y, m, day| time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), day).unwrap();
-        assert_eq!(rotated_day("boundary-2026-10-14.log", "boundary", "log"), Some(d(2026, 10, 14)));
-        assert_eq!(rotated_day("boundary-2026-10-14.2.log", "boundary", "log"), Some(d(2026, 10, 14)));
+        let d = |y, m, day| {
+            time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), day).unwrap()
+        };
+        assert_eq!(
+            rotated_day("boundary-2026-10-14.log", "boundary", "log"),
+            Some(d(2026, 10, 14))
+        );
+        assert_eq!(
+            rotated_day("boundary-2026-10-14.2.log", "boundary", "log"),
+            Some(d(2026, 10, 14))
+        );
         assert_eq!(rotated_day("boundary.log", "boundary", "log"), None);
         assert_eq!(rotated_day("other-2026-10-14.log", "boundary", "log"), None);
-        assert_eq!(rotated_day("boundary-2026-10-14.log.gz", "boundary", "log"), None);
+        assert_eq!(
+            rotated_day("boundary-2026-10-14.log.gz", "boundary", "log"),
+            None
+        );
     }
 }

@@ -1,3 +1,7 @@
 //! tidegate-audit's integration tests: one binary, one module per area.
 
+mod golden;
+mod live;
+mod schema;
+mod support;
 mod trail;
