@@ -1,18 +1,84 @@
 //! Field extraction from provider payloads (`webhooks.object`, `id`, `version`, `event_id`,
-//! `account`). The connector config writes these as JSONata; JSONata evaluation belongs to
-//! `tidegate-upstream`, which was not available when this was written, so this module provides
-//! the [`Extract`] trait plus a small built-in subset that covers the presets: a quoted string
-//! literal (`'contact'`) or a dotted path with optional indices (`data.id`, `items[0].id`).
-//! Stepping into an array without an index maps over it and takes the first result, which is
-//! what JSONata yields for the usual one-element batch. A JSONata-backed [`Extract`] can replace
-//! it without touching the pipeline.
+//! `account`), behind the [`Extract`] trait. The config writes these as JSONata:
+//! [`JsonataExtract`] evaluates them with `tidegate-upstream`'s engine (with its time, depth and
+//! sequence limits), `$headers` bound to the request headers (lower-case names). [`SimpleExpr`]
+//! is a dependency-free subset — a quoted literal (`'contact'`) or a dotted path with optional
+//! indices (`data.id`, `items[0].id`) — used where a full engine is not wanted (benchmarks).
 
+use std::sync::Arc;
+
+use http::HeaderMap;
 use serde_json::Value;
+use tidegate_upstream::expr::{Bindings, Compiled, ExpressionEngine, JsonataEngine};
 
-/// Evaluates one expression over a parsed payload to a string.
+/// Evaluates one expression over a parsed payload (and the request headers) to a string.
 pub trait Extract: Send + Sync + std::fmt::Debug {
     /// The value as a string (numbers and booleans are formatted), or `None`.
-    fn extract(&self, payload: &Value) -> Option<String>;
+    fn extract(&self, payload: &Value, headers: &HeaderMap) -> Option<String>;
+}
+
+fn scalar_to_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        // A one-element sequence (JSONata over a one-event batch) is its element.
+        Value::Array(a) if a.len() == 1 => scalar_to_string(&a[0]),
+        _ => None,
+    }
+}
+
+/// A JSONata expression evaluated by `tidegate-upstream`'s engine.
+#[derive(Clone)]
+pub struct JsonataExtract {
+    engine: Arc<JsonataEngine>,
+    compiled: Compiled,
+}
+
+impl std::fmt::Debug for JsonataExtract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("JsonataExtract")
+            .field(&self.compiled.source())
+            .finish()
+    }
+}
+
+impl JsonataExtract {
+    /// Compiles `expr`; the error is a message for a config diagnostic.
+    pub fn compile(engine: Arc<JsonataEngine>, expr: &str) -> Result<Self, String> {
+        let compiled = engine.compile(expr)?;
+        Ok(Self { engine, compiled })
+    }
+}
+
+impl Extract for JsonataExtract {
+    fn extract(&self, payload: &Value, headers: &HeaderMap) -> Option<String> {
+        let mut map = serde_json::Map::new();
+        for (name, value) in headers {
+            if let Ok(v) = value.to_str() {
+                map.entry(name.as_str().to_owned())
+                    .and_modify(|e| {
+                        if let Value::String(s) = e {
+                            s.push_str(", ");
+                            s.push_str(v);
+                        }
+                    })
+                    .or_insert_with(|| Value::String(v.to_owned()));
+            }
+        }
+        let bindings = Bindings {
+            status: 0,
+            headers: map,
+        };
+        match self.engine.evaluate(&self.compiled, payload, &bindings) {
+            Ok(v) => scalar_to_string(&v),
+            Err(e) => {
+                tracing::debug!(target: "tidegate::webhooks", expr = self.compiled.source(), error = %e,
+                    "webhook expression yielded no value");
+                None
+            }
+        }
+    }
 }
 
 /// An expression outside the built-in subset.
@@ -110,13 +176,11 @@ fn walk<'v>(v: &'v Value, steps: &[Step]) -> Option<&'v Value> {
 }
 
 impl Extract for SimpleExpr {
-    fn extract(&self, payload: &Value) -> Option<String> {
+    fn extract(&self, payload: &Value, _headers: &HeaderMap) -> Option<String> {
         match self {
             SimpleExpr::Literal(s) => Some(s.clone()),
             SimpleExpr::Path(parts) => match walk(payload, &Self::steps(parts))? {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
+                v @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) => scalar_to_string(v),
                 _ => None,
             },
         }
@@ -131,7 +195,8 @@ mod tests {
     fn literals_paths_and_arrays() {
         let v = serde_json::json!({"data": {"id": "c_1", "n": 42, "items": [{"k": "a"}, {"k": "b"}]},
                                    "batch": [{"objectId": 123}]});
-        let x = |e: &str| SimpleExpr::parse(e).unwrap().extract(&v);
+        let h = HeaderMap::new();
+        let x = |e: &str| SimpleExpr::parse(e).unwrap().extract(&v, &h);
         assert_eq!(x("'contact'").as_deref(), Some("contact"));
         assert_eq!(x("data.id").as_deref(), Some("c_1"));
         assert_eq!(x("data.n").as_deref(), Some("42"));
@@ -144,9 +209,34 @@ mod tests {
         assert_eq!(
             SimpleExpr::parse("eventId")
                 .unwrap()
-                .extract(&arr)
+                .extract(&arr, &h)
                 .as_deref(),
             Some("7")
+        );
+    }
+
+    #[test]
+    fn jsonata_presets_expressions() {
+        let engine = Arc::new(JsonataEngine::default());
+        let mut h = HeaderMap::new();
+        h.insert("x-github-delivery", "d-123".parse().unwrap());
+        let x = |e: &str, v: &Value| {
+            JsonataExtract::compile(engine.clone(), e)
+                .unwrap()
+                .extract(v, &h)
+        };
+        let batch = serde_json::json!([{"eventId": 77, "objectId": 5}]);
+        assert_eq!(x("$string($[0].eventId)", &batch).as_deref(), Some("77"));
+        assert_eq!(x("objectId", &batch).as_deref(), Some("5"));
+        assert_eq!(
+            x("$headers.`x-github-delivery`", &Value::Null).as_deref(),
+            Some("d-123")
+        );
+        assert_eq!(x("'contact'", &Value::Null).as_deref(), Some("contact"));
+        assert_eq!(x("data.missing", &batch), None);
+        assert!(
+            JsonataExtract::compile(engine.clone(), "$eval('1')").is_err()
+                || x("$eval('1')", &batch).is_none()
         );
     }
 

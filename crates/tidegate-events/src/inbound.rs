@@ -239,8 +239,8 @@ impl Inbound {
 
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         let eval = |e: &Option<Box<dyn Extract>>| -> Option<String> {
-            let v = parsed.as_ref()?;
-            e.as_ref()?.extract(v)
+            let v = parsed.as_ref().unwrap_or(&Value::Null);
+            e.as_ref()?.extract(v, headers)
         };
 
         let account_id = match path_account {
