@@ -31,3 +31,143 @@ pub fn attempt_span(request_id: &str, connector: &str, attempt: u32) -> Span {
         attempt = attempt,
     )
 }
+
+/// Where traces go, beside the `tracing` output on stderr.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceSettings {
+    /// An OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces`); `None`: no export.
+    /// Needs the `otel` cargo feature.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+/// Why tracing could not be set up.
+#[derive(Debug)]
+pub struct TraceInitError(String);
+
+impl std::fmt::Display for TraceInitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TraceInitError {}
+
+/// Flushes exported spans when dropped (keep it alive for the life of the process).
+#[must_use = "dropping the guard stops the exporter"]
+pub struct TraceGuard {
+    #[cfg(feature = "otel")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl std::fmt::Debug for TraceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("tidegate: flushing OTLP spans failed: {e}");
+        }
+    }
+}
+
+/// Installs the global `tracing` subscriber: diagnostics to stderr (filtered by `RUST_LOG`,
+/// default `info`), plus span export over OTLP/HTTP when `settings.otlp_endpoint` is set.
+///
+/// An endpoint in a build without the `otel` feature is an error, not a silent no-op.
+pub fn init(settings: &TraceSettings) -> Result<TraceGuard, TraceInitError> {
+    use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(stderr);
+
+    match settings.otlp_endpoint.as_deref() {
+        None => {
+            registry
+                .try_init()
+                .map_err(|e| TraceInitError(e.to_string()))?;
+            Ok(TraceGuard {
+                #[cfg(feature = "otel")]
+                provider: None,
+            })
+        }
+        #[cfg(feature = "otel")]
+        Some(endpoint) => {
+            let (layer, provider) = otel::layer(endpoint, &settings.service_name)?;
+            registry
+                .with(layer)
+                .try_init()
+                .map_err(|e| TraceInitError(e.to_string()))?;
+            Ok(TraceGuard {
+                provider: Some(provider),
+            })
+        }
+        #[cfg(not(feature = "otel"))]
+        Some(_) => Err(TraceInitError(
+            "an OTLP endpoint is configured but this build has no `otel` feature".into(),
+        )),
+    }
+}
+
+#[cfg(feature = "otel")]
+mod otel {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+    use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+
+    use super::TraceInitError;
+
+    pub(super) fn layer<S>(
+        endpoint: &str,
+        service_name: &str,
+    ) -> Result<
+        (
+            tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>,
+            SdkTracerProvider,
+        ),
+        TraceInitError,
+    >
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let exporter = SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()
+            .map_err(|e| TraceInitError(format!("OTLP exporter: {e}")))?;
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(service_name.to_owned())
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("tidegate");
+        Ok((tracing_opentelemetry::layer().with_tracer(tracer), provider))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(feature = "otel"))]
+    #[test]
+    fn an_endpoint_without_the_feature_is_an_error() {
+        let err = init(&TraceSettings {
+            otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".into()),
+            service_name: "tidegate".into(),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("otel"));
+    }
+}
