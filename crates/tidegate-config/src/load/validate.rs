@@ -67,6 +67,37 @@ impl<'a, 'i> At<'a, 'i> {
     }
 }
 
+/// Every spelling of `rate_limit.reset_unit` the rate-limit layer understands (kept in step
+/// with `ResetUnit::from_str` in tidegate-upstream), lower-case with `_` for `-`.
+const RESET_UNITS: &[&str] = &[
+    "seconds",
+    "s",
+    "delta_seconds",
+    "delay_seconds",
+    "ms",
+    "millis",
+    "milliseconds",
+    "delta_ms",
+    "epoch",
+    "unix",
+    "epoch_seconds",
+    "unix_seconds",
+    "epoch_ms",
+    "unix_ms",
+    "epoch_millis",
+    "iso8601",
+    "rfc3339",
+    "timestamp",
+    "http_date",
+    "httpdate",
+    "window",
+    "window_s",
+    "window_seconds",
+    "window_ms",
+    "window_millis",
+    "auto",
+];
+
 /// Semantic validation of one deserialized table.
 pub(crate) trait Validate {
     fn validate(&mut self, at: &At<'_, '_>, diag: &mut Diagnostics);
@@ -440,20 +471,17 @@ impl Validate for ConnectorConfig {
                 }
             }
             if let Some(unit) = &rl.reset_unit {
-                one_of(
-                    unit,
-                    &[
-                        "seconds",
-                        "epoch_seconds",
-                        "epoch_ms",
-                        "window_ms",
-                        "iso8601",
-                        "http_date",
-                    ],
-                    at,
-                    &["rate_limit", "reset_unit"],
-                    diag,
-                );
+                let normalized = unit.trim().to_ascii_lowercase().replace('-', "_");
+                if !RESET_UNITS.contains(&normalized.as_str()) {
+                    diag.error(
+                        at.span(&["rate_limit", "reset_unit"]),
+                        format!(
+                            "`{}`: unknown value {unit:?}; expected one of: seconds, ms, \
+                             epoch_seconds, epoch_ms, window, window_ms, iso8601, http_date, auto",
+                            at.name(&["rate_limit", "reset_unit"])
+                        ),
+                    );
+                }
             }
             if let Some(local) = &rl.local
                 && let Err(problem) = parse_quota(local)
@@ -686,9 +714,9 @@ fn retry_condition_problem(on: &str) -> Result<(), String> {
             Err("429 is never retried by the gateway: the caller owns rate-limit backoff".into())
         }
         status => match status.parse::<u16>() {
-            Ok(408 | 500..=599) => Ok(()),
+            Ok(500..=599) => Ok(()),
             Ok(_) => Err(format!(
-                "retrying on status {status} is not allowed: only 408 and 5xx statuses are retryable"
+                "retrying on status {status} is not allowed: only 5xx statuses are retryable"
             )),
             Err(_) => Err(format!(
                 "unknown retry condition {status:?}; expected connect, reset, timeout or a status \
@@ -750,9 +778,7 @@ mod tests {
 
     #[test]
     fn retry_conditions() {
-        for ok in [
-            "connect", "reset", "timeout", "502", "503", "504", "408", "500",
-        ] {
+        for ok in ["connect", "reset", "timeout", "502", "503", "504", "500"] {
             assert!(retry_condition_problem(ok).is_ok(), "{ok}");
         }
         assert!(
@@ -761,6 +787,7 @@ mod tests {
                 .contains("never retried")
         );
         assert!(retry_condition_problem("404").is_err());
+        assert!(retry_condition_problem("408").is_err());
         assert!(retry_condition_problem("sometimes").is_err());
     }
 

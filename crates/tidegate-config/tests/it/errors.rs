@@ -208,8 +208,8 @@ logging = { body = "allowlist" }"#,
             "tidegate.toml:10:11: breaker: set either `window_calls` (count-based) or `window` \
              (time-based), not both",
             "tidegate.toml:11:29: `connectors.crm.rate_limit.reset_unit`: unknown value \
-             \"fortnights\"; expected one of: seconds, epoch_seconds, epoch_ms, window_ms, \
-             iso8601, http_date",
+             \"fortnights\"; expected one of: seconds, ms, epoch_seconds, epoch_ms, window, \
+             window_ms, iso8601, http_date, auto",
             "tidegate.toml:11:51: invalid rate \"100 per 10s\": expected REQUESTS/DURATION, e.g. \
              \"100/10s\"",
             "tidegate.toml:12:26: `connectors.crm.webhooks.tolerance` must be greater than zero",
