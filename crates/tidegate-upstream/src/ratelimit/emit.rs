@@ -97,7 +97,7 @@ pub fn implied_retry_after(limits: &[Limit]) -> Option<u64> {
 }
 
 /// `name` as an sf-string: quoted, `"` and `\` escaped, anything not visible ASCII replaced by
-/// `_`, at most 64 characters.
+/// `_`, at most 64 characters of the name.
 pub fn sf_string(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
@@ -119,29 +119,56 @@ pub fn sf_string(name: &str) -> String {
 /// are clamped down, which only ever makes a quota or remaining count look *smaller*.
 pub const SF_INTEGER_MAX: u64 = 999_999_999_999_999;
 
-/// The `RateLimit-Policy` and `RateLimit` values (draft-10) for `limits`. Duplicate names get a
-/// `-2`, `-3`… suffix so that items stay distinguishable.
+/// Most limits emitted in the structured fields. Real upstreams report a handful; a hostile
+/// `Sforce-Limit-Info` with hundreds of members must not produce a header no client can parse.
+/// When there are more, the most restrictive ones are kept (in their original order): dropping a
+/// looser limit never makes the picture more permissive than the stricter ones shown.
+pub const MAX_EMITTED_LIMITS: usize = 32;
+
+/// Longest policy name emitted (before a `-N` de-duplication suffix).
+const MAX_NAME_CHARS: usize = 56;
+
+/// `name` sanitized for an sf-string: anything not visible ASCII becomes `_`, at most
+/// [`MAX_NAME_CHARS`] characters (escaping is done by [`sf_string`]).
+fn clean_name(name: &str) -> String {
+    name.chars()
+        .take(MAX_NAME_CHARS)
+        .map(|c| if (' '..='~').contains(&c) { c } else { '_' })
+        .collect()
+}
+
+/// The `RateLimit-Policy` and `RateLimit` values (draft-10) for `limits` (at most
+/// [`MAX_EMITTED_LIMITS`]). Names that collide (after cleaning) get a `-2`, `-3`… suffix so
+/// that items stay distinguishable.
 pub fn structured_fields(limits: &[Limit]) -> (String, String) {
+    let mut kept: Vec<usize> = (0..limits.len()).collect();
+    if kept.len() > MAX_EMITTED_LIMITS {
+        kept.sort_by(|a, b| restrictiveness(&limits[*a], &limits[*b]).then(a.cmp(b)));
+        kept.truncate(MAX_EMITTED_LIMITS);
+        kept.sort_unstable();
+    }
     let mut policy = String::new();
     let mut state = String::new();
-    let mut seen: Vec<&str> = Vec::with_capacity(limits.len());
-    for (i, l) in limits.iter().enumerate() {
-        let dupes = seen.iter().filter(|n| **n == l.name).count();
-        seen.push(&l.name);
-        let name = if dupes == 0 {
-            sf_string(&l.name)
-        } else {
-            sf_string(&format!("{}-{}", l.name, dupes + 1))
-        };
+    let mut names: Vec<String> = Vec::with_capacity(kept.len());
+    for (i, l) in kept.iter().map(|i| &limits[*i]).enumerate() {
+        let base = clean_name(&l.name);
+        let mut name = base.clone();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        let quoted = sf_string(&name);
+        names.push(name);
         if i > 0 {
             policy.push_str(", ");
             state.push_str(", ");
         }
-        let _ = write!(policy, "{name};q={}", l.quota.min(SF_INTEGER_MAX));
+        let _ = write!(policy, "{quoted};q={}", l.quota.min(SF_INTEGER_MAX));
         if let Some(w) = l.window_secs {
-            let _ = write!(policy, ";w={w}");
+            let _ = write!(policy, ";w={}", w.min(SF_INTEGER_MAX));
         }
-        let _ = write!(state, "{name};r={}", l.remaining.min(SF_INTEGER_MAX));
+        let _ = write!(state, "{quoted};r={}", l.remaining.min(SF_INTEGER_MAX));
         if let Some(t) = l.effective_reset() {
             let _ = write!(state, ";t={t}");
         }

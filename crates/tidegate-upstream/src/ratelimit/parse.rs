@@ -553,9 +553,7 @@ impl<'a> SfParser<'a> {
                 Some(b',') => {
                     self.pos += 1;
                     self.skip_ows();
-                    if self.peek().is_none() {
-                        return None; // trailing comma
-                    }
+                    self.peek()?; // a trailing comma is malformed
                 }
                 Some(_) => return None,
             }
@@ -837,7 +835,7 @@ mod tests {
             r#""x";r=-1"#,
         ] {
             let parsed = ietf_structured(bad, None);
-            assert!(parsed.map_or(true, |l| l.is_empty()), "{bad}");
+            assert!(parsed.is_none_or(|l| l.is_empty()), "{bad}");
         }
     }
 }

@@ -186,3 +186,37 @@ fn sf_string_names_are_escaped() {
     let back = tidegate_upstream::ratelimit::parse::ietf_structured(&state, Some(&policy)).unwrap();
     assert_eq!(back[0].name, "we\"ird\\name _");
 }
+
+/// Regression (found by the `ratelimit_headers` fuzz target): a `Sforce-Limit-Info` with many
+/// long, colliding member names must still produce structured fields that parse.
+#[test]
+fn many_colliding_limits_still_emit_parseable_fields() {
+    let long = "a".repeat(80);
+    let value: String = (0..100)
+        .map(|i| format!("{long}{i}={i}/250"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut map = HeaderMap::new();
+    map.insert("sforce-limit-info", HeaderValue::from_str(&value).unwrap());
+    let settings = tidegate_upstream::settings::rate_limit_settings(
+        &tidegate_upstream::settings::RateLimitParts {
+            format: Some("salesforce"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let info = settings.extract(&map, now());
+    assert_eq!(info.limits.len(), 100);
+    apply_headers(&mut map, StatusCode::OK, &info);
+    let back = tidegate_upstream::ratelimit::parse::ietf_structured(
+        get(&map, "ratelimit").unwrap(),
+        get(&map, "ratelimit-policy"),
+    )
+    .expect("parses");
+    assert_eq!(back.len(), 32);
+    // The 32 most restrictive are the ones with the most used: members 68..=99.
+    assert_eq!(back.iter().map(|l| l.remaining).max(), Some(250 - 68));
+    let names: std::collections::HashSet<&str> = back.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names.len(), 32, "names stay distinct");
+    assert_eq!(get(&map, "ratelimit-remaining"), Some("151"));
+}
