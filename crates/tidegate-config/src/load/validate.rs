@@ -700,8 +700,11 @@ fn validate_breaker(b: &BreakerConfig, at: &At<'_, '_>, diag: &mut Diagnostics) 
                 span,
                 "429 never counts as a breaker failure: the caller owns rate-limit backoff",
             );
-        } else if !(100..=599).contains(s) {
-            diag.error(span, format!("{s} is not an HTTP status"));
+        } else if !(500..=599).contains(s) {
+            diag.error(
+                span,
+                format!("{s} is not a 5xx status: 4xx answers never count as upstream failures"),
+            );
         }
     }
 }
