@@ -160,6 +160,16 @@ mod otel {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "otel")]
+    #[test]
+    fn the_otlp_layer_builds_and_shuts_down() {
+        let (_layer, provider) =
+            otel::layer::<tracing_subscriber::Registry>("http://127.0.0.1:9/v1/traces", "tidegate")
+                .unwrap();
+        // Nothing was recorded, so shutting down exports nothing and needs no collector.
+        provider.shutdown().unwrap();
+    }
+
     #[cfg(not(feature = "otel"))]
     #[test]
     fn an_endpoint_without_the_feature_is_an_error() {
