@@ -40,6 +40,8 @@ enum Command {
     Check,
     /// The offline demo: a sandbox provider and a gateway on loopback, checked step by step.
     Demo(cmd::demo::Args),
+    /// The built-in provider presets: `list` them, or `show NAME` (its TOML).
+    Presets(cmd::presets::Args),
     /// Run only the offline sandbox provider (for benchmarks and manual testing).
     #[command(hide = true)]
     Sandbox(cmd::sandbox::Args),
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::run(&cli.config, args).await,
             Command::Check => cmd::check::run(&cli.config),
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Presets(args) => cmd::presets::run(args),
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
         }
     });

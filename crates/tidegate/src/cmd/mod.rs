@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod presets;
 pub mod sandbox;
 pub mod serve;
 
