@@ -39,7 +39,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             }
             None => Err(Failure::Invalid(format!(
                 "unknown preset `{name}`; built-in presets: {}",
-                tidegate_config::presets::list().collect::<Vec<_>>().join(", ")
+                tidegate_config::presets::list()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         },
     }
@@ -47,7 +49,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// The `list` output: an aligned text table.
 fn list_table() -> String {
-    let header = ["NAME", "CATEGORY", "BASE URL", "RATE LIMITS", "WEBHOOKS", "IDEMPOTENCY"].map(str::to_owned);
+    let header = [
+        "NAME",
+        "CATEGORY",
+        "BASE URL",
+        "RATE LIMITS",
+        "WEBHOOKS",
+        "IDEMPOTENCY",
+    ]
+    .map(str::to_owned);
     let mut rows = vec![header];
     for name in tidegate_config::presets::list() {
         let src = tidegate_config::presets::source(name).unwrap_or_default();
@@ -75,7 +85,9 @@ fn list_table() -> String {
             idempotency,
         ]);
     }
-    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in &rows {
         let line: Vec<String> = row
@@ -99,17 +111,30 @@ mod tests {
         let names: Vec<&str> = tidegate_config::presets::list().collect();
         assert_eq!(table.lines().count(), names.len() + 1);
         for name in names {
-            assert!(table.lines().any(|l| l.starts_with(&format!("{name} "))), "{name} missing:\n{table}");
+            assert!(
+                table.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name} missing:\n{table}"
+            );
         }
         let slack = table.lines().find(|l| l.starts_with("slack ")).unwrap();
-        assert!(slack.contains("https://slack.com/api") && slack.contains("slack") && slack.contains("none"), "{slack}");
+        assert!(
+            slack.contains("https://slack.com/api")
+                && slack.contains("slack")
+                && slack.contains("none"),
+            "{slack}"
+        );
         let stripe = table.lines().find(|l| l.starts_with("stripe ")).unwrap();
         assert!(stripe.contains("Idempotency-Key"), "{stripe}");
     }
 
     #[test]
     fn show_rejects_an_unknown_preset() {
-        let err = run(Args { command: PresetsCommand::Show { name: "nope".into() } }).unwrap_err();
+        let err = run(Args {
+            command: PresetsCommand::Show {
+                name: "nope".into(),
+            },
+        })
+        .unwrap_err();
         assert!(matches!(err, Failure::Invalid(m) if m.contains("salesforce")));
     }
 }
