@@ -16,6 +16,10 @@ use crate::{
 /// Reads the attempt number (1-based) a retry layer put in the request's extensions.
 pub type AttemptReader = Arc<dyn Fn(&Extensions) -> Option<u32> + Send + Sync>;
 
+/// Turns the request URI seen by the layer into the URL actually sent (e.g. joins a relative
+/// URI onto the connector's `base_url` when the HTTP client does that join).
+pub type UrlResolver = Arc<dyn Fn(&http::Uri) -> String + Send + Sync>;
+
 /// Reads the idempotency key an idempotency layer put in the request's extensions.
 pub type IdempotencyKeyReader = Arc<dyn Fn(&Extensions) -> Option<String> + Send + Sync>;
 
@@ -37,6 +41,7 @@ pub(super) struct Settings {
     pub(super) rate_limit: RateLimitReader,
     pub(super) attempt: Option<AttemptReader>,
     pub(super) idempotency_key: Option<IdempotencyKeyReader>,
+    pub(super) url: Option<UrlResolver>,
 }
 
 impl Clone for Settings {
@@ -53,6 +58,7 @@ impl Clone for Settings {
             rate_limit: self.rate_limit.clone(),
             attempt: self.attempt.clone(),
             idempotency_key: self.idempotency_key.clone(),
+            url: self.url.clone(),
         }
     }
 }
@@ -85,6 +91,7 @@ impl BoundaryLogLayer {
                 rate_limit: standard_reader(),
                 attempt: None,
                 idempotency_key: None,
+                url: None,
             }),
         }
     }
@@ -160,6 +167,18 @@ impl BoundaryLogLayer {
     ) -> Self {
         let reader: IdempotencyKeyReader = Arc::new(reader);
         self.with(|s| s.idempotency_key = Some(reader))
+    }
+}
+
+impl BoundaryLogLayer {
+    /// How to turn the request URI into the URL sent upstream (before redaction); by default
+    /// the URI as it is.
+    pub fn url_resolver(
+        self,
+        resolve: impl Fn(&http::Uri) -> String + Send + Sync + 'static,
+    ) -> Self {
+        let resolve: UrlResolver = Arc::new(resolve);
+        self.with(|s| s.url = Some(resolve))
     }
 }
 

@@ -55,6 +55,6 @@ pub mod record;
 mod service;
 
 pub use future::ResponseFuture;
-pub use layer::{AttemptReader, BoundaryLogLayer, IdempotencyKeyReader};
+pub use layer::{AttemptReader, BoundaryLogLayer, IdempotencyKeyReader, UrlResolver};
 pub use record::{BoundaryRecord, ErrorRecord, RequestRecord, ResponseRecord};
 pub use service::BoundaryLog;

@@ -76,7 +76,10 @@ where
             .map(|key| settings.redactor.text(&key).into_owned());
         let request = RequestRecord {
             method: req.method().as_str().to_owned(),
-            url: settings.redactor.url(&req.uri().to_string()),
+            url: settings.redactor.url(&match &settings.url {
+                Some(resolve) => resolve(req.uri()),
+                None => req.uri().to_string(),
+            }),
             headers: headers.headers,
             headers_redacted: headers.redacted,
             idempotency_key,

@@ -277,6 +277,20 @@ async fn sampled_bodies_and_allowlist_mode() {
 }
 
 #[tokio::test]
+async fn relative_uris_are_resolved_before_redaction() {
+    let (mut svc, mut rx) = logged(upstream_with(|_| Ok(json_response(200, &[], "{}"))), |l| {
+        l.url_resolver(|uri| format!("https://api.example.com/v2{uri}"))
+    });
+    let req = request("GET", "/contacts?api_key=k1&limit=2", &[], None);
+    exchange(&mut svc, req).await.unwrap();
+    let line = next_line(&mut rx);
+    assert_eq!(
+        line["request"]["url"],
+        "https://api.example.com/v2/contacts?api_key=[REDACTED]&limit=2"
+    );
+}
+
+#[tokio::test]
 async fn body_mode_none_never_logs_bodies() {
     let (mut svc, mut rx) = logged(
         upstream_with(|_| Ok(json_response(400, &[], r#"{"bad":"x"}"#))),
