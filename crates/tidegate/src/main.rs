@@ -38,6 +38,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Validate the configuration.
     Check,
+    /// Print the integration audit runbook for this config (`--strict`: exit 2 on high findings).
+    Audit(cmd::audit::Args),
     /// The offline demo: a sandbox provider and a gateway on loopback, checked step by step.
     Demo(cmd::demo::Args),
     /// The built-in provider presets: `list` them, or `show NAME` (its TOML).
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => cmd::serve::run(&cli.config, args).await,
             Command::Check => cmd::check::run(&cli.config),
+            Command::Audit(args) => cmd::audit::run(&cli.config, args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Presets(args) => cmd::presets::run(args),
             Command::Sandbox(args) => cmd::sandbox::run(args).await,

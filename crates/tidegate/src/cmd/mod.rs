@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod check;
 pub mod demo;
 pub mod presets;
