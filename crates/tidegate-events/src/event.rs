@@ -26,6 +26,10 @@ pub enum EventType {
     /// An account was connected (OAuth callback or admin PUT).
     #[serde(rename = "account.connected")]
     AccountConnected,
+    /// A refresh failed for a retryable reason (emitted by the vault; an addition to the
+    /// CONTRACT §8 list).
+    #[serde(rename = "account.refresh_failed")]
+    AccountRefreshFailed,
 }
 
 impl EventType {
@@ -36,7 +40,25 @@ impl EventType {
             EventType::AccountNeedsReauth => "account.needs_reauth",
             EventType::AccountRefreshed => "account.refreshed",
             EventType::AccountConnected => "account.connected",
+            EventType::AccountRefreshFailed => "account.refresh_failed",
         }
+    }
+}
+
+impl std::str::FromStr for EventType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            EventType::RecordChanged,
+            EventType::AccountNeedsReauth,
+            EventType::AccountRefreshed,
+            EventType::AccountConnected,
+            EventType::AccountRefreshFailed,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("unknown event type {s:?}"))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod publish;
 pub mod queue;
 pub mod sign;
 pub mod store;
+pub mod vault;
 pub mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};

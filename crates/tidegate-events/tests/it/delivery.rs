@@ -417,3 +417,41 @@ async fn queue_rows_hold_no_plaintext_and_rotation_signs_twice() {
     );
     assert_eq!(store.counts().await.unwrap().dead, 1);
 }
+
+#[tokio::test]
+async fn vault_account_events_are_delivered_durably() {
+    use tidegate_vault::{AccountEvent, EventSink};
+    let (store, _dir, _) = sqlite_store().await;
+    let receiver = Receiver::start(Mode::Ok, 0).await;
+    let clock = ManualClock::starting_now();
+    let q = queue(
+        store.clone(),
+        kek(),
+        short_policy(3),
+        &receiver.url(),
+        Arc::new(clock.clone()),
+    );
+    let sink = tidegate_events::vault::DurableEventSink::new(q.clone());
+    let ev = AccountEvent::new(
+        "account.needs_reauth",
+        "production",
+        "hubspot",
+        "acc_7",
+        serde_json::json!({"reason": "invalid_grant"}),
+    );
+    let id = ev.id.clone();
+    sink.emit(ev).await;
+    assert_eq!(
+        store.counts().await.unwrap().pending,
+        1,
+        "queued before emit returned"
+    );
+    DeliveryWorker::new(q).run_once().await.unwrap();
+    let caps = receiver.captured();
+    assert_eq!(caps.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&caps[0].body).unwrap();
+    assert_eq!(body["type"], "account.needs_reauth");
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["integrated_account_id"], "acc_7");
+    assert_all_signed(&caps);
+}
