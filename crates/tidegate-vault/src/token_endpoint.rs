@@ -30,7 +30,10 @@ impl std::fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSet")
             .field("access_token", &"[REDACTED]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
             .finish()
@@ -236,10 +239,10 @@ fn error_code_of(j: &serde_json::Value) -> Option<String> {
         return Some(code);
     }
     // HubSpot: {"status":"BAD_REFRESH_TOKEN","message":...}
-    if j.get("access_token").is_none() {
-        if let Some(code) = j.get("status").and_then(s) {
-            return Some(code);
-        }
+    if j.get("access_token").is_none()
+        && let Some(code) = j.get("status").and_then(s)
+    {
+        return Some(code);
     }
     None
 }

@@ -284,7 +284,10 @@ impl SqliteStore {
     /// images do not linger in the `-wal` file (best effort: a concurrent reader may keep
     /// some frames alive until the next checkpoint).
     async fn after_delete(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
             tracing::warn!(error = %e, "WAL checkpoint after delete failed");
         }
     }

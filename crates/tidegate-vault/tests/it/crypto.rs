@@ -3,11 +3,7 @@
 use std::sync::Arc;
 
 use tidegate_crypto::{CryptoError, MasterKey};
-use tidegate_vault::{
-    PutAccount, Vault, VaultError,
-    credentials::Credentials,
-    store::Store,
-};
+use tidegate_vault::{PutAccount, Vault, VaultError, credentials::Credentials, store::Store};
 
 use crate::support::{CollectingSink, fast_options, local_lock, sqlite_store, vault};
 
@@ -26,7 +22,14 @@ fn crypto_err(e: VaultError) -> Arc<CryptoError> {
 }
 
 fn new_vault(store: Arc<dyn Store>, kek: MasterKey) -> Vault {
-    vault(store, local_lock(), kek, "http://127.0.0.1:9/token", Arc::new(CollectingSink::default()), fast_options())
+    vault(
+        store,
+        local_lock(),
+        kek,
+        "http://127.0.0.1:9/token",
+        Arc::new(CollectingSink::default()),
+        fast_options(),
+    )
 }
 
 #[tokio::test]
@@ -39,7 +42,10 @@ async fn a_flipped_ciphertext_byte_is_reported_as_tampered() {
     rec.credentials[last] ^= 1;
     assert!(store.compare_and_swap(&rec, rec.version).await.unwrap());
     let err = v.credential("acc_1", "keyed", None).await.unwrap_err();
-    assert!(matches!(*crypto_err(err.clone()), CryptoError::Tampered), "{err}");
+    assert!(
+        matches!(*crypto_err(err.clone()), CryptoError::Tampered),
+        "{err}"
+    );
     // Callers see an internal error, never the crypto detail.
     let core: tidegate_core::Error = err.into();
     assert_eq!(core.code(), tidegate_core::ErrorCode::InternalError);
@@ -58,7 +64,10 @@ async fn ciphertext_and_key_moved_to_another_account_fail_authentication() {
     b.wrapped_key = a.wrapped_key.clone();
     assert!(store.compare_and_swap(&b, b.version).await.unwrap());
     let err = v.credential("acc_b", "keyed", None).await.unwrap_err();
-    assert!(matches!(*crypto_err(err), CryptoError::Tampered), "wrong AAD (account id) must fail");
+    assert!(
+        matches!(*crypto_err(err), CryptoError::Tampered),
+        "wrong AAD (account id) must fail"
+    );
     // Only the ciphertext moved (B's own data key kept): a different data key id.
     let mut b = store.get("acc_b").await.unwrap().unwrap();
     v.put_account("acc_b", api_key("secret-b")).await.unwrap();
@@ -75,9 +84,15 @@ async fn ciphertext_and_key_moved_to_another_account_fail_authentication() {
 async fn a_different_master_key_is_reported_as_wrong_key_id() {
     let (_d, store, _) = sqlite_store().await;
     let old = MasterKey::generate();
-    new_vault(store.clone(), old.clone()).put_account("acc_1", api_key("k")).await.unwrap();
+    new_vault(store.clone(), old.clone())
+        .put_account("acc_1", api_key("k"))
+        .await
+        .unwrap();
     let other = MasterKey::generate();
-    let err = new_vault(store.clone(), other.clone()).credential("acc_1", "keyed", None).await.unwrap_err();
+    let err = new_vault(store.clone(), other.clone())
+        .credential("acc_1", "keyed", None)
+        .await
+        .unwrap_err();
     match &*crypto_err(err) {
         CryptoError::WrongKeyId { expected, found } => {
             assert_eq!(expected, &other.id());
@@ -93,23 +108,47 @@ async fn rotation_rewraps_every_account_and_they_still_decrypt() {
     let old = MasterKey::generate();
     let v_old = new_vault(store.clone(), old.clone());
     for i in 0..5 {
-        v_old.put_account(&format!("acc_{i}"), api_key(&format!("key-{i}"))).await.unwrap();
+        v_old
+            .put_account(&format!("acc_{i}"), api_key(&format!("key-{i}")))
+            .await
+            .unwrap();
     }
     let before: Vec<_> = store.list().await.unwrap();
     let new = MasterKey::generate();
 
     // Without the old key, rotation reports every account as failed, changing nothing.
-    let report = new_vault(store.clone(), new.clone()).rotate_keys().await.unwrap();
+    let report = new_vault(store.clone(), new.clone())
+        .rotate_keys()
+        .await
+        .unwrap();
     assert_eq!(report.rewrapped, 0);
     assert_eq!(report.failed.len(), 5);
-    assert!(report.failed[0].1.contains(&old.id()), "{:?}", report.failed[0]);
+    assert!(
+        report.failed[0].1.contains(&old.id()),
+        "{:?}",
+        report.failed[0]
+    );
 
     let rotating = tidegate_vault::Vault::builder(store.clone(), local_lock(), new.clone())
-        .connector("keyed", tidegate_vault::ConnectorAuth::ApiKey { header: None, query: None, prefix: None })
+        .connector(
+            "keyed",
+            tidegate_vault::ConnectorAuth::ApiKey {
+                header: None,
+                query: None,
+                prefix: None,
+            },
+        )
         .previous_key(old.clone())
         .build();
     let report = rotating.rotate_keys().await.unwrap();
-    assert_eq!((report.rewrapped, report.already_current, report.failed.len()), (5, 0, 0));
+    assert_eq!(
+        (
+            report.rewrapped,
+            report.already_current,
+            report.failed.len()
+        ),
+        (5, 0, 0)
+    );
     let again = rotating.rotate_keys().await.unwrap();
     assert_eq!((again.rewrapped, again.already_current), (0, 5));
 
@@ -123,10 +162,21 @@ async fn rotation_rewraps_every_account_and_they_still_decrypt() {
     // With only the new key, everything decrypts; with only the old one, nothing does.
     let v_new = new_vault(store.clone(), new);
     for i in 0..5 {
-        let creds = v_new.decrypt_credentials(&format!("acc_{i}")).await.unwrap();
-        assert_eq!(creds, Credentials::ApiKey { api_key: format!("key-{i}") });
+        let creds = v_new
+            .decrypt_credentials(&format!("acc_{i}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            creds,
+            Credentials::ApiKey {
+                api_key: format!("key-{i}")
+            }
+        );
     }
-    let err = new_vault(store.clone(), old).decrypt_credentials("acc_0").await.unwrap_err();
+    let err = new_vault(store.clone(), old)
+        .decrypt_credentials("acc_0")
+        .await
+        .unwrap_err();
     assert!(matches!(*crypto_err(err), CryptoError::WrongKeyId { .. }));
 }
 
@@ -139,7 +189,10 @@ async fn delete_shreds_the_data_key() {
     let old = store.get("acc_1").await.unwrap().unwrap();
     assert!(v.delete_account("acc_1").await.unwrap());
     assert!(v.account("acc_1").await.unwrap().is_none());
-    assert!(matches!(v.credential("acc_1", "keyed", None).await, Err(VaultError::UnknownAccount)));
+    assert!(matches!(
+        v.credential("acc_1", "keyed", None).await,
+        Err(VaultError::UnknownAccount)
+    ));
 
     // The wrapped data key is gone from the database files (secure_delete + WAL checkpoint),
     // so a ciphertext that survived elsewhere (a log, a copied page) cannot be opened with
@@ -150,13 +203,24 @@ async fn delete_shreds_the_data_key() {
             bytes.extend(more);
         }
     }
-    assert!(!contains(&bytes, &old.wrapped_key), "wrapped data key still on disk after delete");
-    assert!(!contains(&bytes, &old.credentials), "ciphertext still on disk after delete");
+    assert!(
+        !contains(&bytes, &old.wrapped_key),
+        "wrapped data key still on disk after delete"
+    );
+    assert!(
+        !contains(&bytes, &old.credentials),
+        "ciphertext still on disk after delete"
+    );
 
     // Re-creating the same id yields a new data key: the old ciphertext does not open with it.
     v.put_account("acc_1", api_key("new")).await.unwrap();
     let new = store.get("acc_1").await.unwrap().unwrap();
-    let dk = kek.unwrap(&new.wrapped_key, &tidegate_vault::credentials::data_key_aad("acc_1")).unwrap();
+    let dk = kek
+        .unwrap(
+            &new.wrapped_key,
+            &tidegate_vault::credentials::data_key_aad("acc_1"),
+        )
+        .unwrap();
     let err = tidegate_vault::credentials::open_with(&dk, "acc_1", &old.credentials).unwrap_err();
     assert!(matches!(err, CryptoError::WrongKeyId { .. }));
 }

@@ -26,7 +26,9 @@ pub fn random_hex(n: usize) -> String {
 pub async fn sqlite_store() -> (tempfile::TempDir, Arc<SqliteStore>, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.db");
-    let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     (dir, Arc::new(store), path)
 }
 
@@ -44,10 +46,19 @@ impl PgSchema {
             return None;
         };
         let schema = format!("tg_test_{}", random_hex(6));
-        let admin = sqlx::PgPool::connect(&url).await.expect("connect to TIDEGATE_TEST_DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
+        let admin = sqlx::PgPool::connect(&url)
+            .await
+            .expect("connect to TIDEGATE_TEST_DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .unwrap();
         admin.close().await;
-        Some(Self { store: Arc::new(Self::open_pool(&url, &schema).await), url, schema })
+        Some(Self {
+            store: Arc::new(Self::open_pool(&url, &schema).await),
+            url,
+            schema,
+        })
     }
 
     /// Another, independent pool on the same schema (a second "process").
@@ -62,7 +73,9 @@ impl PgSchema {
             .after_connect(move |conn, _meta| {
                 let set = set.clone();
                 Box::pin(async move {
-                    sqlx::query(sqlx::AssertSqlSafe(set)).execute(&mut *conn).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(set))
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
@@ -78,10 +91,17 @@ impl Drop for PgSchema {
         let (url, schema) = (self.url.clone(), self.schema.clone());
         // A fresh runtime on a plain thread: works even while the test's runtime unwinds.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&pool).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    )))
+                    .execute(&pool)
+                    .await;
                     pool.close().await;
                 }
             });
@@ -103,7 +123,11 @@ impl RedisFixture {
             eprintln!("SKIPPED: Redis test (set TIDEGATE_TEST_REDIS_URL)");
             return None;
         };
-        Some(Self { lock: Arc::new(RedisLock::new(&url).unwrap()), prefix: format!("tg_test_{}:", random_hex(6)), url })
+        Some(Self {
+            lock: Arc::new(RedisLock::new(&url).unwrap()),
+            prefix: format!("tg_test_{}:", random_hex(6)),
+            url,
+        })
     }
 
     /// Every key under this fixture's prefix with its string value (if a string).
@@ -118,11 +142,30 @@ pub async fn scan_redis(url: &str, pattern: &str) -> Vec<(String, Option<Vec<u8>
     let mut cursor: u64 = 0;
     let mut out = Vec::new();
     loop {
-        let (next, keys): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).query_async(&mut con).await.unwrap();
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut con)
+            .await
+            .unwrap();
         for k in keys {
-            let t: String = redis::cmd("TYPE").arg(&k).query_async(&mut con).await.unwrap();
-            let v: Option<Vec<u8>> = if t == "string" { redis::cmd("GET").arg(&k).query_async(&mut con).await.unwrap() } else { None };
+            let t: String = redis::cmd("TYPE")
+                .arg(&k)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            let v: Option<Vec<u8>> = if t == "string" {
+                redis::cmd("GET")
+                    .arg(&k)
+                    .query_async(&mut con)
+                    .await
+                    .unwrap()
+            } else {
+                None
+            };
             out.push((k, v));
         }
         cursor = next;
@@ -136,10 +179,15 @@ impl Drop for RedisFixture {
     fn drop(&mut self) {
         let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let client = redis::Client::open(url.as_str()).unwrap();
-                let Ok(mut con) = client.get_multiplexed_async_connection().await else { return };
+                let Ok(mut con) = client.get_multiplexed_async_connection().await else {
+                    return;
+                };
                 for (k, _) in scan_redis(&url, &pattern).await {
                     let _: Result<i64, _> = redis::cmd("DEL").arg(k).query_async(&mut con).await;
                 }
@@ -155,7 +203,12 @@ pub struct CollectingSink(pub Mutex<Vec<AccountEvent>>);
 
 impl CollectingSink {
     pub fn types(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|e| e.event_type.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect()
     }
 }
 
@@ -173,15 +226,33 @@ pub fn oauth(token_url: &str) -> OAuth2Settings {
 }
 
 pub fn fast_options() -> VaultOptions {
-    VaultOptions { token_timeout: Duration::from_secs(5), lock_prefix: format!("tg_test_{}:", random_hex(4)), ..VaultOptions::default() }
+    VaultOptions {
+        token_timeout: Duration::from_secs(5),
+        lock_prefix: format!("tg_test_{}:", random_hex(4)),
+        ..VaultOptions::default()
+    }
 }
 
 /// A vault with connectors `crm` (oauth2 at `token_url`), `keyed` (api_key in X-Api-Key),
 /// `plain` (basic).
-pub fn vault(store: Arc<dyn Store>, lock: Arc<dyn RefreshLock>, kek: MasterKey, token_url: &str, events: Arc<dyn EventSink>, opts: VaultOptions) -> Vault {
+pub fn vault(
+    store: Arc<dyn Store>,
+    lock: Arc<dyn RefreshLock>,
+    kek: MasterKey,
+    token_url: &str,
+    events: Arc<dyn EventSink>,
+    opts: VaultOptions,
+) -> Vault {
     Vault::builder(store, lock, kek)
         .connector("crm", ConnectorAuth::OAuth2(oauth(token_url)))
-        .connector("keyed", ConnectorAuth::ApiKey { header: Some("X-Api-Key".into()), query: None, prefix: None })
+        .connector(
+            "keyed",
+            ConnectorAuth::ApiKey {
+                header: Some("X-Api-Key".into()),
+                query: None,
+                prefix: None,
+            },
+        )
         .connector("plain", ConnectorAuth::Basic)
         .events(events)
         .options(opts)
