@@ -292,9 +292,25 @@ pub fn normalize(
         return None;
     }
     let data = body_value(body);
+    // `$headers` is only built when an expression mentions it (most do not).
+    let uses_headers = [
+        &settings.code,
+        &settings.message,
+        &settings.class,
+        &settings.retryable,
+        &settings.when,
+        &settings.status,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|c| c.source().contains("$headers"));
     let bindings = Bindings {
         status: upstream_status,
-        headers: header_bindings(headers),
+        headers: if uses_headers {
+            header_bindings(headers)
+        } else {
+            serde_json::Map::new()
+        },
     };
     if !is_error_status {
         let when = settings

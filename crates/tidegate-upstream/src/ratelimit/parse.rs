@@ -9,7 +9,10 @@
 //! Rounding always goes the conservative way: delays and resets round *up*, remaining counts
 //! are taken as given (never rounded up). Delays are clamped to [`MAX_DELAY_SECS`].
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    borrow::Cow,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use super::{Limit, MAX_DELAY_SECS};
 
@@ -287,17 +290,18 @@ pub fn zendesk_endpoint(value: &str) -> Option<(u64, u64, Option<u64>)> {
 // Structured fields (RFC 9651), just enough for the RateLimit drafts
 // ---------------------------------------------------------------------------------------------
 
-/// A bare item of a structured field.
+/// A bare item of a structured field, borrowing from the header value (no allocation unless a
+/// String contains escapes).
 #[derive(Clone, Debug, PartialEq)]
-pub enum SfItem {
+pub enum SfItem<'a> {
     /// An Integer (negative values are kept so that they can be rejected by the caller).
     Integer(i64),
     /// A Decimal.
     Decimal(f64),
     /// A String.
-    String(String),
+    String(Cow<'a, str>),
     /// A Token.
-    Token(String),
+    Token(&'a str),
     /// A Byte Sequence (contents not decoded: tidegate never needs partition keys).
     Bytes,
     /// A Boolean.
@@ -308,19 +312,19 @@ pub enum SfItem {
 
 /// A list member or dictionary member: its key (dictionaries only), value and parameters.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SfMember {
+pub struct SfMember<'a> {
     /// The dictionary key; `None` in a list.
-    pub key: Option<String>,
+    pub key: Option<&'a str>,
     /// The item.
-    pub item: SfItem,
+    pub item: SfItem<'a>,
     /// Its parameters, in order.
-    pub params: Vec<(String, SfItem)>,
+    pub params: Vec<(&'a str, SfItem<'a>)>,
 }
 
-impl SfMember {
+impl SfMember<'_> {
     /// The parameter named `name`.
-    pub fn param(&self, name: &str) -> Option<&SfItem> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    pub fn param(&self, name: &str) -> Option<&SfItem<'_>> {
+        self.params.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
     /// A non-negative integer parameter.
@@ -332,12 +336,23 @@ impl SfMember {
     }
 }
 
+/// Parses RFC 9651 Lists and Dictionaries. Only ASCII bytes are ever consumed outside Strings,
+/// so every slice taken falls on a `char` boundary.
 struct SfParser<'a> {
+    text: &'a str,
     input: &'a [u8],
     pos: usize,
 }
 
 impl<'a> SfParser<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            input: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -348,22 +363,23 @@ impl<'a> SfParser<'a> {
         }
     }
 
-    fn key(&mut self) -> Option<String> {
+    /// `key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )`.
+    fn key(&mut self) -> Option<&'a str> {
         let start = self.pos;
         match self.peek()? {
-            b'a'..=b'z' | b'A'..=b'Z' | b'*' => self.pos += 1,
+            b'a'..=b'z' | b'*' => self.pos += 1,
             _ => return None,
         }
         while matches!(
             self.peek(),
-            Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')
+            Some(b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')
         ) {
             self.pos += 1;
         }
-        Some(String::from_utf8_lossy(&self.input[start..self.pos]).to_ascii_lowercase())
+        Some(&self.text[start..self.pos])
     }
 
-    fn bare_item(&mut self) -> Option<SfItem> {
+    fn bare_item(&mut self) -> Option<SfItem<'a>> {
         match self.peek()? {
             b'"' => self.string(),
             b'-' | b'0'..=b'9' => self.number(),
@@ -400,40 +416,51 @@ impl<'a> SfParser<'a> {
                     }
                     self.pos += 1;
                 }
-                Some(SfItem::Token(
-                    String::from_utf8_lossy(&self.input[start..self.pos]).into_owned(),
-                ))
+                Some(SfItem::Token(&self.text[start..self.pos]))
             }
             _ => None,
         }
     }
 
-    fn string(&mut self) -> Option<SfItem> {
+    fn string(&mut self) -> Option<SfItem<'a>> {
         self.pos += 1; // opening quote
-        let mut out = String::new();
+        let start = self.pos;
+        let mut owned: Option<String> = None;
         loop {
             let b = self.peek()?;
-            self.pos += 1;
             match b {
-                b'"' => return Some(SfItem::String(out)),
-                b'\\' => {
-                    let e = self.peek()?;
+                b'"' => {
+                    let value = match owned {
+                        Some(s) => Cow::Owned(s),
+                        None => Cow::Borrowed(&self.text[start..self.pos]),
+                    };
                     self.pos += 1;
+                    return Some(SfItem::String(value));
+                }
+                b'\\' => {
+                    let e = *self.input.get(self.pos + 1)?;
                     if e != b'"' && e != b'\\' {
                         return None;
                     }
-                    out.push(char::from(e));
+                    owned
+                        .get_or_insert_with(|| self.text[start..self.pos].to_owned())
+                        .push(char::from(e));
+                    self.pos += 2;
                 }
-                0x20..=0x7e => out.push(char::from(b)),
+                0x20..=0x7e => {
+                    if let Some(s) = owned.as_mut() {
+                        s.push(char::from(b));
+                    }
+                    self.pos += 1;
+                }
                 _ => return None,
             }
         }
     }
 
-    fn number(&mut self) -> Option<SfItem> {
+    fn number(&mut self) -> Option<SfItem<'a>> {
         let start = self.pos;
-        let negative = self.peek() == Some(b'-');
-        if negative {
+        if self.peek() == Some(b'-') {
             self.pos += 1;
         }
         let int_start = self.pos;
@@ -454,14 +481,12 @@ impl<'a> SfParser<'a> {
             if frac_len == 0 || frac_len > 3 || int_len > 12 {
                 return None;
             }
-            let text = std::str::from_utf8(&self.input[start..self.pos]).ok()?;
-            return text.parse().ok().map(SfItem::Decimal);
+            return self.text[start..self.pos].parse().ok().map(SfItem::Decimal);
         }
-        let text = std::str::from_utf8(&self.input[start..self.pos]).ok()?;
-        text.parse().ok().map(SfItem::Integer)
+        self.text[start..self.pos].parse().ok().map(SfItem::Integer)
     }
 
-    fn inner_list(&mut self) -> Option<SfItem> {
+    fn inner_list(&mut self) -> Option<SfItem<'a>> {
         self.pos += 1; // '('
         loop {
             while matches!(self.peek(), Some(b' ')) {
@@ -480,7 +505,7 @@ impl<'a> SfParser<'a> {
         }
     }
 
-    fn item_or_inner_list(&mut self) -> Option<SfItem> {
+    fn item_or_inner_list(&mut self) -> Option<SfItem<'a>> {
         if self.peek()? == b'(' {
             self.inner_list()
         } else {
@@ -488,8 +513,8 @@ impl<'a> SfParser<'a> {
         }
     }
 
-    fn params(&mut self) -> Option<Vec<(String, SfItem)>> {
-        let mut params = Vec::new();
+    fn params(&mut self) -> Option<Vec<(&'a str, SfItem<'a>)>> {
+        let mut params: Vec<(&'a str, SfItem<'a>)> = Vec::new();
         while self.peek() == Some(b';') {
             self.pos += 1;
             while matches!(self.peek(), Some(b' ')) {
@@ -511,7 +536,7 @@ impl<'a> SfParser<'a> {
     }
 
     /// Parses a whole List (or, with `dictionary`, a Dictionary).
-    fn members(&mut self, dictionary: bool) -> Option<Vec<SfMember>> {
+    fn members(&mut self, dictionary: bool) -> Option<Vec<SfMember<'a>>> {
         let mut out = Vec::new();
         self.skip_ows();
         if self.pos == self.input.len() {
@@ -523,20 +548,16 @@ impl<'a> SfParser<'a> {
             }
             let member = if dictionary {
                 let key = self.key()?;
-                if self.peek() == Some(b'=') {
+                let item = if self.peek() == Some(b'=') {
                     self.pos += 1;
-                    let item = self.item_or_inner_list()?;
-                    SfMember {
-                        key: Some(key),
-                        item,
-                        params: self.params()?,
-                    }
+                    self.item_or_inner_list()?
                 } else {
-                    SfMember {
-                        key: Some(key),
-                        item: SfItem::Boolean(true),
-                        params: self.params()?,
-                    }
+                    SfItem::Boolean(true)
+                };
+                SfMember {
+                    key: Some(key),
+                    item,
+                    params: self.params()?,
                 }
             } else {
                 let item = self.item_or_inner_list()?;
@@ -562,31 +583,24 @@ impl<'a> SfParser<'a> {
 }
 
 /// Parses a structured-field List; `None` when malformed.
-pub fn sf_list(value: &str) -> Option<Vec<SfMember>> {
-    SfParser {
-        input: value.as_bytes(),
-        pos: 0,
-    }
-    .members(false)
+pub fn sf_list(value: &str) -> Option<Vec<SfMember<'_>>> {
+    SfParser::new(value).members(false)
 }
 
 /// Parses a structured-field Dictionary; `None` when malformed.
-pub fn sf_dictionary(value: &str) -> Option<Vec<SfMember>> {
-    SfParser {
-        input: value.as_bytes(),
-        pos: 0,
-    }
-    .members(true)
+pub fn sf_dictionary(value: &str) -> Option<Vec<SfMember<'_>>> {
+    SfParser::new(value).members(true)
 }
 
-fn item_name(item: &SfItem) -> Option<&str> {
+fn item_name<'b>(item: &'b SfItem<'_>) -> Option<&'b str> {
     match item {
-        SfItem::String(s) | SfItem::Token(s) => Some(s),
+        SfItem::String(s) => Some(s),
+        SfItem::Token(s) => Some(s),
         _ => None,
     }
 }
 
-fn uint(item: &SfItem) -> Option<u64> {
+fn uint(item: &SfItem<'_>) -> Option<u64> {
     match item {
         SfItem::Integer(i) => u64::try_from(*i).ok(),
         _ => None,
@@ -638,7 +652,7 @@ pub fn ietf_draft07(ratelimit: &str, policy: Option<&str>) -> Option<Limit> {
     let dict = sf_dictionary(ratelimit)?;
     let get = |k: &str| {
         dict.iter()
-            .find(|m| m.key.as_deref() == Some(k))
+            .find(|m| m.key == Some(k))
             .and_then(|m| uint(&m.item))
     };
     let remaining = get("remaining")?;
