@@ -39,3 +39,47 @@ pub fn source(name: &str) -> Option<&'static str> {
         .find(|(n, _)| *n == name)
         .map(|(_, src)| *src)
 }
+
+/// The connector table `connector` (TOML text) merged over the preset `preset`, by the same
+/// rules the loader uses (see [`crate`] docs and `presets/README.md`): tables merge key by key,
+/// the connector wins, arrays and scalars are replaced whole, and an `auth` of another `type`
+/// replaces the preset's `auth` whole. No interpolation, defaults or validation happen here;
+/// this is for tools and tests that want to see what a preset contributes.
+pub fn merge(preset: &str, connector: &str) -> Result<toml::Table, String> {
+    use serde::Deserialize;
+    use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+    let preset_src = source(preset).ok_or_else(|| format!("unknown preset `{preset}`"))?;
+    let base = DeTable::parse(preset_src)
+        .map_err(|e| format!("preset `{preset}`: {}", e.message()))?
+        .into_inner();
+    let over =
+        DeTable::parse(connector).map_err(|e| format!("connector table: {}", e.message()))?;
+    let span = over.span();
+    let merged = crate::load::merge_connector(base, over.into_inner());
+    toml::Table::deserialize(ValueDeserializer::from(toml::Spanned::new(
+        span,
+        DeValue::Table(merged),
+    )))
+    .map_err(|e| e.message().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_shows_what_a_preset_contributes() {
+        let merged = merge("github", "auth = { type = \"api_key\" }\ntimeout = \"5s\"").unwrap();
+        assert_eq!(merged["base_url"].as_str(), Some("https://api.github.com"));
+        assert_eq!(merged["timeout"].as_str(), Some("5s"));
+        let auth = merged["auth"].as_table().unwrap();
+        assert_eq!(
+            auth.len(),
+            1,
+            "another auth type replaces the preset's: {auth:?}"
+        );
+        assert!(merge("nope", "").unwrap_err().contains("unknown preset"));
+        assert!(merge("github", "a = ").is_err());
+    }
+}

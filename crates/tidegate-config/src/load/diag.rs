@@ -60,7 +60,11 @@ impl Diagnostics {
             .iter()
             .find(|r| r.range.contains(&span.start))
         {
-            message = format!("{message} (from preset `{}`)", region.preset);
+            message = if message.starts_with("missing key") {
+                format!("{message}; preset `{}` does not provide it", region.preset)
+            } else {
+                format!("{message} (from preset `{}`)", region.preset)
+            };
             span = region.anchor.clone();
         }
         for (range, text) in &self.interpolated {

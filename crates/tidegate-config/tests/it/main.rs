@@ -4,6 +4,7 @@ mod errors;
 mod full;
 mod paths;
 mod presets;
+mod robust;
 mod secrets;
 mod support;
 mod units;

@@ -170,8 +170,8 @@ fn errors_in_preset_values_point_at_the_preset_line() {
     assert_eq!(
         lines,
         [
-            "tidegate.toml:7:10: missing key `client_id` in `connectors.crm.auth` (from preset `hubspot`)",
-            "tidegate.toml:7:10: missing key `client_secret` in `connectors.crm.auth` (from preset `hubspot`)",
+            "tidegate.toml:7:10: missing key `client_id` in `connectors.crm.auth`; preset `hubspot` does not provide it",
+            "tidegate.toml:7:10: missing key `client_secret` in `connectors.crm.auth`; preset `hubspot` does not provide it",
         ]
     );
 }
