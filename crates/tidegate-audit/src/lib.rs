@@ -25,6 +25,7 @@
 
 mod accounts;
 pub mod availability;
+pub mod breakglass;
 pub mod findings;
 pub mod live;
 pub mod render;
