@@ -218,21 +218,53 @@ pub fn install_prometheus() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
             describe();
+            spawn_upkeep_thread(handle.clone(), UPKEEP_EVERY);
             handle
         })
         .clone()
 }
 
-/// Runs [`PrometheusHandle::run_upkeep`] every `every` on the current tokio runtime, so
-/// histograms do not grow between scrapes.
-pub fn spawn_upkeep(handle: PrometheusHandle, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            handle.run_upkeep();
-        }
-    })
+/// How often [`install_prometheus`]'s recorder drains histogram samples.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs [`PrometheusHandle::run_upkeep`] every `every` on a small background thread, so
+/// histogram samples do not pile up when nobody scrapes (the recorder keeps raw samples until
+/// upkeep or a render folds them into buckets). The thread lives as long as the process.
+pub fn spawn_upkeep_thread(handle: PrometheusHandle, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("tidegate-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the metrics upkeep thread");
+    }
+}
+
+/// Like [`spawn_upkeep_thread`] for a recorder that is not global: the thread stops once the
+/// last strong reference to `recorder` is dropped.
+pub fn spawn_upkeep_while_alive(
+    recorder: &std::sync::Arc<metrics_exporter_prometheus::PrometheusRecorder>,
+    every: Duration,
+) {
+    let weak = std::sync::Arc::downgrade(recorder);
+    let spawned = std::thread::Builder::new()
+        .name("tidegate-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                match weak.upgrade() {
+                    Some(recorder) => recorder.handle().run_upkeep(),
+                    None => return,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the metrics upkeep thread");
+    }
 }
 
 /// Registers help texts for the canonical metrics with the installed recorder.
