@@ -54,9 +54,7 @@ fn apply<B>(settings: &IdempotencySettings, req: &mut http::Request<B>) {
                 return;
             }
         },
-        None if settings.methods.contains(req.method()) => {
-            uuid::Uuid::now_v7().hyphenated().to_string()
-        }
+        None if settings.methods.contains(req.method()) => new_key(),
         None => return,
     };
     if let Ok(value) = HeaderValue::from_str(&key) {
@@ -73,4 +71,18 @@ fn unquote(value: &HeaderValue) -> Option<String> {
         None => raw.to_owned(),
     };
     (!key.is_empty()).then_some(key)
+}
+
+/// A fresh UUIDv7 key: the current Unix milliseconds and 74 random bits from the thread-local
+/// CSPRNG (`uuid::Uuid::now_v7` reads the OS RNG on every call, a syscall per write request).
+/// Keys need uniqueness, not strict ordering, so no per-process counter is kept.
+fn new_key() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }

@@ -130,14 +130,8 @@ where
         }
     };
     let deadline = Deadline::of(&template);
-    let mut backoff = backon::BackoffBuilder::build(
-        backon::ExponentialBuilder::default()
-            .with_min_delay(settings.backoff_base)
-            .with_max_delay(settings.backoff_max)
-            .with_jitter()
-            .with_jitter_seed(rand::random())
-            .with_max_times(settings.max_attempts.saturating_sub(1) as usize),
-    );
+    // Built on the first retry only: most calls never need it.
+    let mut backoff = None;
 
     let mut attempt = 1u32;
     loop {
@@ -160,6 +154,18 @@ where
         if attempt >= settings.max_attempts {
             return result;
         }
+        let backoff = backoff.get_or_insert_with(|| {
+            // backon is built without `std`, so its jitter needs an explicit seed; a
+            // fixed seed would make every gateway replica back off in lock-step.
+            backon::BackoffBuilder::build(
+                backon::ExponentialBuilder::default()
+                    .with_min_delay(settings.backoff_base)
+                    .with_max_delay(settings.backoff_max)
+                    .with_jitter()
+                    .with_jitter_seed(rand::random())
+                    .with_max_times(settings.max_attempts.saturating_sub(1) as usize),
+            )
+        });
         let Some(mut delay) = backoff.next() else {
             return result;
         };
