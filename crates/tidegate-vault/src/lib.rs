@@ -8,6 +8,7 @@ pub mod credential;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod from_config;
 pub mod keys;
 pub mod layer;
 pub mod lock;

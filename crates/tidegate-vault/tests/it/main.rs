@@ -4,6 +4,7 @@
 //! and print `SKIPPED: ...` when unset. The oidc tests need `node`/`npm` (oidc-provider 9).
 
 mod canary;
+mod connect;
 mod crypto;
 mod fault;
 mod oidc;
