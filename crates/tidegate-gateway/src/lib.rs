@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod connect;
 pub mod headers;
 pub mod health;
 pub mod limit;

@@ -20,13 +20,14 @@ use tidegate_core::ErrorCode;
 
 use crate::AppState;
 
+pub(crate) mod accounts;
 mod breakers;
 
 /// Every admin route, relative to `/admin`. Add one `.merge(module::routes())` per module.
 fn routes() -> Router<AppState> {
     Router::new()
         .merge(breakers::routes()) // GET /breakers
-    // .merge(accounts::routes())   // H5: PUT/GET/DELETE /accounts/{id}, POST /accounts/{id}/refresh
+        .merge(accounts::routes()) // PUT/GET/DELETE /accounts/{id}, POST /accounts/{id}/refresh
 }
 
 /// The guarded `/admin` router, to be nested at `/admin`.
