@@ -28,6 +28,7 @@ pub mod base_url;
 pub mod client;
 pub mod context;
 pub mod resilience;
+pub mod upstream;
 
 use std::{collections::HashMap, path::Path, sync::Arc};
 
@@ -41,6 +42,7 @@ use tidegate_layers::{
     retry::RetryLayer,
     timeout::{AttemptTimeoutLayer, TimeoutLayer},
 };
+use tidegate_upstream::{ErrorNormalizationLayer, LocalPacingLayer, RateLimitHeadersLayer};
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
 
 pub use base_url::{BaseUrlError, UpstreamBase};
@@ -209,12 +211,18 @@ pub fn build_connector_stack(
     let retry = resilience::retry_settings(cfg.retry.as_ref()).map_err(layer_err)?;
     let idempotency =
         resilience::idempotency_settings(cfg.idempotency.as_ref()).map_err(layer_err)?;
+    let upstream = upstream::upstream_settings(cfg).map_err(layer_err)?;
     let stack = ServiceBuilder::new()
         // 1. request id / context: every inner layer may rely on a RequestContext.
         .layer(EnsureContextLayer::new(name.clone()))
         // 2. boundary log (one JSON line per upstream exchange, CONTRACT §6).
-        // 3. error normalization (upstream >= 400 → problem+json, CONTRACT §4).
-        // 4. rate-limit normalization (RateLimit-* headers, Retry-After, CONTRACT §5).
+        // 3. rate-limit normalization (RateLimit-* headers, Retry-After, CONTRACT §5); outside
+        //    error normalization so it sees the final status (a vendor 429-equivalent too).
+        .layer(RateLimitHeadersLayer::new(upstream.rate_limit))
+        // 4. error normalization (upstream >= 400 → problem+json, CONTRACT §4), OUTSIDE retry
+        //    and breaker: they see the raw upstream response, so a vendor 429-equivalent it
+        //    reclassifies is never retried nor counted, like a 429.
+        .layer(ErrorNormalizationLayer::new(upstream.errors))
         // 5. bulkhead (cfg.concurrency → 503 overloaded at once; a slot is held per call).
         .option_layer(cfg.concurrency.map(|n| BulkheadLayer::new(n as usize)))
         // 6. timeout for the whole call (cfg.timeout), retries included; publishes the
@@ -229,6 +237,9 @@ pub fn build_connector_stack(
         // 9. circuit breaker, INSIDE retry: every attempt counts, and an opening breaker ends
         //    the retries (circuit_open is not retried). 429s are not failures.
         .layer(CircuitBreakerLayer::new(&shared.breakers, name, breaker))
+        // 9b. local pacing (rate_limit.local): 429 rate_limited from the gateway before the
+        //     upstream quota is burnt; inside retry, so every real attempt is paced.
+        .option_layer(upstream.pacing.map(LocalPacingLayer::new))
         // 10. credential injection (token from the vault; needs_reauth / token_refresh_failed).
         // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
         .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
