@@ -65,6 +65,7 @@ pub(crate) fn load(
     interpolate::interpolate_table(&mut root, env, &mut diag);
 
     let mut sections = Sections::default();
+    let mut audit_value = None;
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match name {
@@ -75,7 +76,10 @@ pub(crate) fn load(
             "claim_check" => sections.claim_check = section(value, "claim_check", &mut diag),
             "logging" => sections.logging = section(value, "logging", &mut diag),
             "events" => sections.events = section(value, "events", &mut diag),
-            "audit" => sections.audit = section(value, "audit", &mut diag),
+            "audit" => {
+                audit_value = Some(value.clone());
+                sections.audit = section(value, "audit", &mut diag);
+            }
             "environments" => {
                 sections.environments = Some(environments(value, key.span(), &mut diag));
             }
@@ -110,7 +114,7 @@ pub(crate) fn load(
             diag.error(0..0, what);
         }
     }
-    validate::cross_checks(&sections, &mut diag);
+    validate::cross_checks(&sections, audit_value.as_ref(), &mut diag);
 
     if diag.has_errors() {
         return Err(diag.into_errors());

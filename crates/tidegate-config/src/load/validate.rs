@@ -349,6 +349,9 @@ impl Validate for AuditConfig {
                 "`audit.instances` must be at least 1",
             );
         }
+        if let Some(rotation) = self.credential_rotation {
+            positive(rotation, at, &["credential_rotation"], diag);
+        }
     }
 }
 
@@ -730,7 +733,30 @@ fn retry_condition_problem(on: &str) -> Result<(), String> {
 }
 
 /// Checks across sections: an api key must identify exactly one environment.
-pub(crate) fn cross_checks(sections: &Sections, diag: &mut Diagnostics) {
+pub(crate) fn cross_checks(
+    sections: &Sections,
+    audit: Option<&Spanned<DeValue<'_>>>,
+    diag: &mut Diagnostics,
+) {
+    // `[audit.features]` may only name configured connectors.
+    if let (Some(parsed), Some(audit), Some(connectors)) =
+        (&sections.audit, audit, &sections.connectors)
+    {
+        let at = At::new(audit, &["audit"]);
+        for (feature, members) in &parsed.features {
+            for (i, member) in members.iter().enumerate() {
+                if !connectors.contains_key(member) {
+                    diag.error(
+                        at.item_span(&["features", feature.as_str()], i),
+                        format!(
+                            "`audit.features.{feature}` names `{member}`, which is not a \
+                             configured connector"
+                        ),
+                    );
+                }
+            }
+        }
+    }
     let Some(environments) = &sections.environments else {
         return;
     };

@@ -306,3 +306,26 @@ fn every_missing_key_and_the_errors_after_it_are_reported() {
         ]
     );
 }
+
+#[test]
+fn audit_features_must_name_configured_connectors() {
+    let src = format!(
+        "{}[audit]\ncredential_rotation = \"0s\"\n[audit.features]\nonboarding = [\"crm\", \"hubspto\"]\n",
+        minimal("base_url = \"https://x.example\"")
+    );
+    let lines = load_err(&src);
+    assert_eq!(
+        lines,
+        [
+            "tidegate.toml:9:23: `audit.credential_rotation` must be greater than zero",
+            "tidegate.toml:11:22: `audit.features.onboarding` names `hubspto`, which is not a \
+             configured connector",
+        ]
+    );
+    let ok = format!(
+        "{}[audit.features]\nonboarding = [\"crm\"]\n",
+        minimal("base_url = \"https://x.example\"")
+    );
+    let config = crate::support::load_ok(&ok);
+    assert_eq!(config.audit.features["onboarding"], ["crm"]);
+}

@@ -8,7 +8,9 @@ use tidegate_config::Config;
 const CONTRACT: &str = include_str!("../data/contract.toml");
 
 fn env(name: &str) -> Option<String> {
-    name.len().is_multiple_of(2).then(|| format!("value-of-{name}"))
+    name.len()
+        .is_multiple_of(2)
+        .then(|| format!("value-of-{name}"))
 }
 
 fn check(src: &str) {
