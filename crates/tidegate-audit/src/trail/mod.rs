@@ -25,6 +25,7 @@
 //! locks the head row (`SELECT ... FOR UPDATE`) inside its transaction; on SQLite it runs in a
 //! `BEGIN IMMEDIATE` transaction, which takes the database's write lock up front.
 
+pub mod admin;
 mod chain;
 mod store;
 

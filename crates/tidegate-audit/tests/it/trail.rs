@@ -384,3 +384,77 @@ async fn postgres_trail() {
     }
     schema.drop().await;
 }
+
+/// Admin API calls as the gateway middleware records them: one entry per call, the key never
+/// stored, refused calls recorded as refused.
+#[tokio::test]
+async fn sqlite_admin_calls_are_recorded_once_each() {
+    use tidegate_audit::trail::admin::record_call;
+    let dir = tempfile::tempdir().unwrap();
+    let (trail, _, _) = sqlite_trail(&dir).await;
+    let key = "Bearer the-admin-key-0123456789";
+    let calls = [
+        (
+            Some(key),
+            "PUT",
+            "/admin/accounts/acc_9",
+            201,
+            actions::ACCOUNT_PUT,
+            "ok",
+        ),
+        (
+            Some(key),
+            "POST",
+            "/admin/accounts/acc_9/refresh",
+            502,
+            actions::ACCOUNT_REFRESH,
+            "failed",
+        ),
+        (
+            Some("Bearer wrong"),
+            "DELETE",
+            "/admin/accounts/acc_9",
+            401,
+            actions::ACCOUNT_DELETE,
+            "refused",
+        ),
+        (
+            Some(key),
+            "DELETE",
+            "/admin/accounts/acc_9",
+            204,
+            actions::ACCOUNT_DELETE,
+            "ok",
+        ),
+        (
+            None,
+            "GET",
+            "/admin/breakers",
+            401,
+            actions::ADMIN_REQUEST,
+            "refused",
+        ),
+    ];
+    for (auth, method, path, status, _, _) in calls {
+        record_call(&trail, auth, method, path, status)
+            .await
+            .unwrap();
+    }
+    let entries = trail.entries().await.unwrap();
+    assert_eq!(entries.len(), calls.len());
+    for (e, (_, _, _, status, action, outcome)) in entries.iter().zip(calls) {
+        assert_eq!(e.action, action);
+        assert_eq!(e.outcome, outcome);
+        assert_eq!(e.detail.as_deref(), Some(format!("HTTP {status}").as_str()));
+        assert!(!e.actor.contains("the-admin-key") && !e.actor.contains("wrong"));
+    }
+    assert_eq!(
+        entries[0].actor,
+        Actor::admin_key("the-admin-key-0123456789").as_str()
+    );
+    assert_ne!(
+        entries[2].actor, entries[0].actor,
+        "a wrong key has another id"
+    );
+    assert!(trail.verify().await.unwrap().is_ok());
+}
