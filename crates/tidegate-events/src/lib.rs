@@ -15,10 +15,12 @@ pub mod inbound;
 pub mod policy;
 pub mod publish;
 pub mod queue;
+pub mod routes;
 pub mod sign;
 pub mod store;
 pub mod vault;
 pub mod verify;
+pub mod wiring;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::Envelope;

@@ -4,6 +4,7 @@ mod support;
 
 mod claims;
 mod delivery;
+mod http_e2e;
 mod inbound;
 mod peers;
 mod schemes;
