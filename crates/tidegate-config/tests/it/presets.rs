@@ -175,3 +175,14 @@ fn errors_in_preset_values_point_at_the_preset_line() {
         ]
     );
 }
+
+#[test]
+fn the_configuration_reference_lists_every_preset() {
+    let docs = include_str!("../../../../docs/configuration.md");
+    for name in presets::list() {
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/configuration.md (section Presets) does not list preset `{name}`"
+        );
+    }
+}
