@@ -94,3 +94,32 @@ impl RateLimitInfo {
         self.limits.is_empty() && self.retry_after.is_none()
     }
 }
+
+/// Whether a raw upstream response is the upstream throttling the caller, judged from its
+/// status and headers alone (no body): a 429, or a 503 carrying `Retry-After` (Microsoft Graph
+/// and others throttle with 503 + Retry-After).
+///
+/// For layers that sit INSIDE error normalization (retry, circuit breaker) and must not count
+/// or retry throttling: body-level vendor equivalents (Salesforce 403 `REQUEST_LIMIT_EXCEEDED`,
+/// Slack 200 `ratelimited`, …) are 2xx/4xx, which those layers never treat as failures anyway;
+/// this covers the 5xx case they would otherwise count.
+pub fn is_throttling(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
+    status == http::StatusCode::TOO_MANY_REQUESTS
+        || (status == http::StatusCode::SERVICE_UNAVAILABLE
+            && headers.contains_key(http::header::RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_429_or_503_with_retry_after() {
+        let mut h = http::HeaderMap::new();
+        assert!(is_throttling(http::StatusCode::TOO_MANY_REQUESTS, &h));
+        assert!(!is_throttling(http::StatusCode::SERVICE_UNAVAILABLE, &h));
+        h.insert("retry-after", http::HeaderValue::from_static("5"));
+        assert!(is_throttling(http::StatusCode::SERVICE_UNAVAILABLE, &h));
+        assert!(!is_throttling(http::StatusCode::BAD_GATEWAY, &h));
+    }
+}
