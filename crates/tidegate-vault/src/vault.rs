@@ -226,7 +226,8 @@ pub struct AccountInfo {
 }
 
 impl AccountInfo {
-    pub(crate) fn of(r: &AccountRecord) -> Self {
+    /// The operator view of a stored record (no decryption needed).
+    pub fn of(r: &AccountRecord) -> Self {
         Self {
             id: r.id.clone(),
             connector: r.connector.clone(),

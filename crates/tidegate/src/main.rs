@@ -44,6 +44,10 @@ enum Command {
     Demo(cmd::demo::Args),
     /// The built-in provider presets: `list` them, or `show NAME` (its TOML).
     Presets(cmd::presets::Args),
+    /// Master key: `init [--out FILE]` writes a new one (0600); `rotate` re-wraps data keys.
+    Keys(cmd::keys::Args),
+    /// Stored accounts: `list`, `show ID`, `delete ID` (never prints a credential).
+    Accounts(cmd::accounts::Args),
     /// Run only the offline sandbox provider (for benchmarks and manual testing).
     #[command(hide = true)]
     Sandbox(cmd::sandbox::Args),
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Presets(args) => cmd::presets::run(args),
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
+            Command::Keys(args) => cmd::keys::run(&cli.config, args).await,
+            Command::Accounts(args) => cmd::accounts::run(&cli.config, args).await,
         }
     });
     match result {

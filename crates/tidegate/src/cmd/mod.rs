@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod accounts;
 pub mod audit;
 pub mod check;
 pub mod demo;
+pub mod keys;
 pub mod presets;
 pub mod sandbox;
 pub mod serve;
