@@ -1,4 +1,6 @@
-//! `/metrics`: Prometheus (OpenMetrics text) via `prometheus-client`.
+//! `/metrics`: Prometheus text, rendered from the `metrics` facade's recorder
+//! (`tidegate_observe::metrics`), so every crate (vault, events, layers) records through the
+//! facade without depending on the gateway.
 //!
 //! The proxy's own series:
 //! - `tidegate_proxy_requests_total{connector, status_class, code}`: every proxied request by
@@ -6,63 +8,46 @@
 //!   itself, the problem `code` (`upstream` when the upstream answered);
 //! - `tidegate_proxy_request_duration_seconds{connector}`: time until response headers.
 //!
+//! The canonical series of the other components (upstream exchanges, breakers, retries, 429s,
+//! refreshes, accounts, webhook deliveries, dropped log lines) are named in
+//! `tidegate_observe::metrics`.
+//!
 //! Labels never carry account ids, keys or any caller-chosen string: a connector label is
 //! always a configured connector name, or `-` when the request named none that exists.
 //!
-//! The hot path touches no lock: per-connector handles ([`ConnectorMetrics`]) are resolved
-//! once when the app is built, counters are atomics, and the latency histogram is our own
-//! atomic-bucket [`AtomicHistogram`] (prometheus-client's takes a mutex per observation).
+//! The hot path does no label lookup: per-connector handles ([`ConnectorMetrics`]) are
+//! resolved once when the app is built; recording through a handle is an atomic update.
 //!
-//! Other components add their series at startup:
+//! Other components record through the facade:
 //! ```
-//! use prometheus_client::metrics::{counter::Counter, family::Family};
-//! # let metrics = tidegate_gateway::metrics::Metrics::new();
-//! let refreshes = Family::<Vec<(String, String)>, Counter>::default();
-//! metrics.register("tidegate_token_refreshes", "Token refreshes by connector and outcome", refreshes.clone());
-//! refreshes.get_or_create(&vec![("connector".into(), "hubspot".into())]).inc();
+//! tidegate_observe::metrics::token_refresh("hubspot", "ok");
 //! ```
 
-use std::sync::{
-    Arc, RwLock,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 
-use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet},
-    metrics::{MetricType, TypedMetric, counter::Counter, family::Family},
-    registry::{Metric, Registry},
-};
+use metrics_exporter_prometheus::PrometheusRecorder;
 use tidegate_core::ErrorCode;
+use tidegate_observe::metrics::{PrometheusHandle, install_prometheus, prometheus_builder};
 
-/// The media type of the `/metrics` answer.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The media type of the `/metrics` answer (Prometheus text exposition format).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Labels of `tidegate_proxy_requests_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    /// Configured connector name, or `-`.
-    pub connector: String,
-    /// `1xx` … `5xx`.
-    pub status_class: &'static str,
-    /// Problem code of a gateway-produced answer, or `upstream`.
-    pub code: &'static str,
-}
+/// `tidegate_proxy_requests_total`.
+pub const PROXY_REQUESTS_TOTAL: &str = "tidegate_proxy_requests_total";
+/// `tidegate_proxy_request_duration_seconds`.
+pub const PROXY_DURATION_SECONDS: &str = "tidegate_proxy_request_duration_seconds";
 
-/// Labels of per-connector series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ConnectorLabels {
-    /// Configured connector name.
-    pub connector: String,
-}
-
-type HistogramFamily = Family<ConnectorLabels, AtomicHistogram, fn() -> AtomicHistogram>;
-
-/// The registry and the proxy's own series.
+/// The gateway's own series (in a recorder of this app) plus, at render time, everything the
+/// other crates recorded through the global facade recorder.
+///
+/// The proxy series live in a per-app recorder so that two apps in one process (tests) count
+/// separately; `/metrics` renders both expositions one after the other (their names differ).
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Arc<RwLock<Registry>>,
-    requests: Family<RequestLabels, Counter>,
-    latency: HistogramFamily,
+    handle: PrometheusHandle,
+    local: Arc<PrometheusRecorder>,
+    /// The global facade recorder's handle (`None` for [`Metrics::isolated`]).
+    global: Option<PrometheusHandle>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,46 +63,60 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A registry holding the proxy's series.
+    /// The app's registry; `/metrics` also renders the global facade recorder (installed
+    /// here once per process).
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency: HistogramFamily = Family::new_with_constructor(AtomicHistogram::latency);
-        registry.register(
-            "tidegate_proxy_requests",
-            "Proxied requests by connector, status class and gateway problem code",
-            requests.clone(),
-        );
-        registry.register(
-            "tidegate_proxy_request_duration_seconds",
-            "Time from receiving a proxied request to sending its response headers",
-            latency.clone(),
-        );
-        Self {
-            registry: Arc::new(RwLock::new(registry)),
-            requests,
-            latency,
-        }
+        let mut metrics = Self::isolated();
+        metrics.global = Some(install_prometheus());
+        metrics
     }
 
-    /// Registers another metric (at startup; registration takes a lock, scraping too).
-    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
-        self.registry
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .register(name, help, metric);
+    /// Only this app's series, without the global facade recorder (tests that count exactly).
+    pub fn isolated() -> Self {
+        let recorder = Arc::new(prometheus_builder().build_recorder());
+        tidegate_observe::metrics::spawn_upkeep_while_alive(
+            &recorder,
+            tidegate_observe::metrics::UPKEEP_EVERY,
+        );
+        let metrics = Self {
+            handle: recorder.handle(),
+            local: recorder,
+            global: None,
+        };
+        metrics.describe();
+        metrics
+    }
+
+    /// Runs `f` (which resolves facade handles) against this app's recorder.
+    fn resolve<T>(&self, f: impl FnOnce() -> T) -> T {
+        ::metrics::with_local_recorder(&*self.local, f)
+    }
+
+    fn describe(&self) {
+        self.resolve(|| {
+            ::metrics::describe_counter!(
+                PROXY_REQUESTS_TOTAL,
+                "Proxied requests by connector, status class and gateway problem code"
+            );
+            ::metrics::describe_histogram!(
+                PROXY_DURATION_SECONDS,
+                ::metrics::Unit::Seconds,
+                "Time from receiving a proxied request to sending its response headers"
+            );
+        });
     }
 
     /// The lock-free handles of one connector, resolved once.
     pub fn connector(&self, connector: &str) -> ConnectorMetrics {
-        let class = |status_class| {
-            self.requests
-                .get_or_create(&RequestLabels {
-                    connector: connector.to_owned(),
-                    status_class,
-                    code: "upstream",
-                })
-                .clone()
+        let class = |status_class: &'static str| {
+            self.resolve(|| {
+                ::metrics::counter!(
+                    PROXY_REQUESTS_TOTAL,
+                    "connector" => connector.to_owned(),
+                    "status_class" => status_class,
+                    "code" => "upstream"
+                )
+            })
         };
         ConnectorMetrics {
             name: connector.to_owned(),
@@ -128,65 +127,76 @@ impl Metrics {
                 class("4xx"),
                 class("5xx"),
             ],
-            latency: self
-                .latency
-                .get_or_create(&ConnectorLabels {
-                    connector: connector.to_owned(),
-                })
-                .clone(),
-            requests: self.requests.clone(),
+            latency: self.resolve(|| {
+                ::metrics::histogram!(PROXY_DURATION_SECONDS, "connector" => connector.to_owned())
+            }),
+            metrics: self.clone(),
         }
     }
 
     /// Counts a problem the gateway produced before a connector was known.
     pub fn count_unrouted(&self, code: ErrorCode) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                connector: "-".to_owned(),
-                status_class: status_class(code.status().as_u16()),
-                code: code.as_str(),
-            })
-            .inc();
+        self.count_problem("-", code.status().as_u16(), code);
     }
 
-    /// The OpenMetrics text of every registered series.
+    fn count_problem(&self, connector: &str, status: u16, code: ErrorCode) {
+        self.resolve(|| {
+            ::metrics::counter!(
+                PROXY_REQUESTS_TOTAL,
+                "connector" => connector.to_owned(),
+                "status_class" => status_class(status),
+                "code" => code.as_str()
+            )
+            .increment(1);
+        });
+    }
+
+    /// The Prometheus text of every series: this app's, then the global recorder's.
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        prometheus_client::encoding::text::encode(&mut out, &registry)
-            .expect("writing to a String cannot fail");
+        let mut out = self.handle.render();
+        if let Some(global) = &self.global {
+            out.push_str(&global.render());
+        }
         out
+    }
+
+    /// Runs histogram upkeep on both recorders (call periodically, e.g. every 10 s).
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+        if let Some(global) = &self.global {
+            global.run_upkeep();
+        }
     }
 }
 
-/// Per-connector handles (atomics only).
-#[derive(Clone, Debug)]
+/// Per-connector handles (atomic updates only).
+#[derive(Clone)]
 pub struct ConnectorMetrics {
     name: String,
-    upstream_by_class: [Counter; 5],
-    latency: AtomicHistogram,
-    requests: Family<RequestLabels, Counter>,
+    upstream_by_class: [::metrics::Counter; 5],
+    latency: ::metrics::Histogram,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for ConnectorMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorMetrics")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnectorMetrics {
     /// Records an answer: the upstream's status (`problem: None`) or a gateway problem.
     pub fn record(&self, status: u16, problem: Option<ErrorCode>, elapsed: std::time::Duration) {
-        self.latency.observe(elapsed);
+        self.latency.record(elapsed.as_secs_f64());
         match problem {
             None => {
                 let i = (status / 100).clamp(1, 5) as usize - 1;
-                self.upstream_by_class[i].inc();
+                self.upstream_by_class[i].increment(1);
             }
-            Some(code) => {
-                // Rare path: a labelled lookup is fine here.
-                self.requests
-                    .get_or_create(&RequestLabels {
-                        connector: self.name.clone(),
-                        status_class: status_class(status),
-                        code: code.as_str(),
-                    })
-                    .inc();
-            }
+            // Rare path: a labelled lookup is fine here.
+            Some(code) => self.metrics.count_problem(&self.name, status, code),
         }
     }
 }
@@ -201,95 +211,21 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// A histogram with fixed buckets updated with atomics only (no lock per observation).
-#[derive(Clone, Debug)]
-pub struct AtomicHistogram(Arc<HistogramInner>);
-
-#[derive(Debug)]
-struct HistogramInner {
-    /// Upper bounds in microseconds, ascending; an implicit +Inf bucket follows.
-    bounds_us: Vec<u64>,
-    /// One count per bound plus +Inf (non-cumulative).
-    counts: Vec<AtomicU64>,
-    sum_us: AtomicU64,
-    count: AtomicU64,
-}
-
-impl AtomicHistogram {
-    /// Buckets from 1 ms to 60 s, for request latencies.
-    pub fn latency() -> Self {
-        Self::with_bounds(&[
-            0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            10.0, 30.0, 60.0,
-        ])
-    }
-
-    /// Buckets with the given upper bounds in seconds (ascending).
-    pub fn with_bounds(bounds_secs: &[f64]) -> Self {
-        let bounds_us: Vec<u64> = bounds_secs
-            .iter()
-            .map(|s| (s * 1_000_000.0).round() as u64)
-            .collect();
-        let counts = (0..=bounds_us.len()).map(|_| AtomicU64::new(0)).collect();
-        Self(Arc::new(HistogramInner {
-            bounds_us,
-            counts,
-            sum_us: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }))
-    }
-
-    /// Records one observation.
-    pub fn observe(&self, elapsed: std::time::Duration) {
-        let us = elapsed.as_micros().min(u64::MAX as u128) as u64;
-        let inner = &*self.0;
-        let bucket = inner
-            .bounds_us
-            .iter()
-            .position(|b| us <= *b)
-            .unwrap_or(inner.bounds_us.len());
-        inner.counts[bucket].fetch_add(1, Ordering::Relaxed);
-        inner.sum_us.fetch_add(us, Ordering::Relaxed);
-        inner.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.0.count.load(Ordering::Relaxed)
-    }
-}
-
-impl TypedMetric for AtomicHistogram {
-    const TYPE: MetricType = MetricType::Histogram;
-}
-
-impl EncodeMetric for AtomicHistogram {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let inner = &*self.0;
-        let mut buckets: Vec<(f64, u64)> = inner
-            .bounds_us
-            .iter()
-            .zip(&inner.counts)
-            .map(|(b, c)| (*b as f64 / 1_000_000.0, c.load(Ordering::Relaxed)))
-            .collect();
-        buckets.push((
-            f64::INFINITY,
-            inner.counts[inner.bounds_us.len()].load(Ordering::Relaxed),
-        ));
-        let count = buckets.iter().map(|(_, c)| c).sum();
-        let sum = inner.sum_us.load(Ordering::Relaxed) as f64 / 1_000_000.0;
-        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
-    }
-
-    fn metric_type(&self) -> MetricType {
-        Self::TYPE
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn global_facade_series_are_rendered_too() {
+        let metrics = Metrics::new();
+        tidegate_observe::metrics::webhook_delivery("delivered");
+        let text = metrics.encode();
+        assert!(
+            text.contains("tidegate_webhook_deliveries_total{result=\"delivered\"}"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn records_by_class_and_code_and_encodes() {
@@ -297,7 +233,11 @@ mod tests {
         let hubspot = metrics.connector("hubspot");
         hubspot.record(200, None, Duration::from_millis(3));
         hubspot.record(204, None, Duration::from_millis(3));
-        hubspot.record(504, Some(ErrorCode::UpstreamTimeout), Duration::from_secs(2));
+        hubspot.record(
+            504,
+            Some(ErrorCode::UpstreamTimeout),
+            Duration::from_secs(2),
+        );
         metrics.count_unrouted(ErrorCode::Unauthorized);
         let text = metrics.encode();
         assert!(text.contains(
@@ -310,10 +250,13 @@ mod tests {
             r#"tidegate_proxy_requests_total{connector="-",status_class="4xx",code="unauthorized"} 1"#
         ), "{text}");
         assert!(text.contains(
-            r#"tidegate_proxy_request_duration_seconds_bucket{le="0.005",connector="hubspot"} 2"#
+            r#"tidegate_proxy_request_duration_seconds_bucket{connector="hubspot",le="0.005"} 2"#
         ), "{text}");
-        assert!(text.contains(
-            r#"tidegate_proxy_request_duration_seconds_count{connector="hubspot"} 3"#
-        ), "{text}");
+        assert!(
+            text.contains(
+                r#"tidegate_proxy_request_duration_seconds_count{connector="hubspot"} 3"#
+            ),
+            "{text}"
+        );
     }
 }
