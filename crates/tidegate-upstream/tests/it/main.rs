@@ -2,6 +2,7 @@
 
 mod hostile;
 mod ietf;
+mod oracle;
 mod pipeline;
 mod presets;
 mod props;

@@ -16,16 +16,16 @@ const NORMALIZED: [&str; 6] = [
     "retry-after",
 ];
 
-struct Case {
-    preset: &'static str,
-    what: &'static str,
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: &'static str,
+pub(crate) struct Case {
+    pub(crate) preset: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: &'static str,
     /// The exact problem document (`None`: the response is not an error and passes through).
-    problem: Option<Value>,
+    pub(crate) problem: Option<Value>,
     /// The exact normalized headers present (all others of [`NORMALIZED`] must be absent).
-    normalized: Vec<(&'static str, &'static str)>,
+    pub(crate) normalized: Vec<(&'static str, &'static str)>,
 }
 
 fn h(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -68,7 +68,7 @@ fn problem(
 
 const RATE_LIMITED: &str = "Rate limited by upstream";
 
-fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     vec![
         // ------------------------------------------------------------------ salesforce
         Case {
