@@ -83,7 +83,6 @@ fn seeded_configs_raise_each_finding_at_its_path() {
     expect(&a, ids::DEADLETTER_TTL_LONG, "events.dead_letter_ttl");
     expect(&a, ids::LOCKS_LOCAL_MULTI_INSTANCE, "locks.url");
     expect(&a, ids::AVAILABILITY_BELOW_TARGET, "audit.features.sync");
-    expect(&a, ids::FEATURE_UNKNOWN_CONNECTOR, "audit.features.ghost");
     expect(&a, ids::TIMEOUT_LONG, "connectors.crm.timeout");
     expect(&a, ids::RETRY_429, "connectors.crm.retry.on");
     expect(&a, ids::RETRY_POST_NO_IDEMPOTENCY, "connectors.crm.retry");
