@@ -62,15 +62,26 @@ impl Dedup for StoreDedup {
 /// Dedup in process memory (expired ids are pruned as the map grows).
 #[derive(Debug)]
 pub struct MemoryDedup {
-    seen: Mutex<HashMap<(String, String), i64>>,
+    seen: Mutex<Seen>,
     clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    ids: HashMap<(String, String), i64>,
+    /// Prune expired ids when the map reaches this size (then at twice what survives), so
+    /// pruning is amortized O(1) per insert.
+    prune_at: usize,
 }
 
 impl MemoryDedup {
     /// Empty, with time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen {
+                ids: HashMap::new(),
+                prune_at: 4096,
+            }),
             clock,
         }
     }
@@ -85,14 +96,15 @@ impl Dedup for MemoryDedup {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let now = self.clock.now_ms();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, exp| *exp > now);
+        if seen.ids.len() >= seen.prune_at {
+            seen.ids.retain(|_, exp| *exp > now);
+            seen.prune_at = (seen.ids.len() * 2).max(4096);
         }
         let key = (scope.to_owned(), id.to_owned());
-        let fresh = match seen.get(&key) {
+        let fresh = match seen.ids.get(&key) {
             Some(exp) if *exp > now => false,
             _ => {
-                seen.insert(key, now + window.as_millis() as i64);
+                seen.ids.insert(key, now + window.as_millis() as i64);
                 true
             }
         };
@@ -103,7 +115,43 @@ impl Dedup for MemoryDedup {
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .ids
             .remove(&(scope.to_owned(), id.to_owned()));
         Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+
+    #[tokio::test]
+    async fn memory_dedup_window_and_forget() {
+        let clock = ManualClock::new(1_000_000);
+        let d = MemoryDedup::new(Arc::new(clock.clone()));
+        let w = Duration::from_secs(60);
+        assert!(d.first_seen("c", "a", w).await.unwrap());
+        assert!(!d.first_seen("c", "a", w).await.unwrap());
+        assert!(
+            d.first_seen("other", "a", w).await.unwrap(),
+            "scoped per connector"
+        );
+        d.forget("c", "a").await.unwrap();
+        assert!(d.first_seen("c", "a", w).await.unwrap());
+        clock.advance(Duration::from_secs(61));
+        assert!(
+            d.first_seen("c", "a", w).await.unwrap(),
+            "expired after the window"
+        );
+        for i in 0..10_000 {
+            d.first_seen("c", &i.to_string(), w).await.unwrap();
+        }
+        clock.advance(Duration::from_secs(61));
+        for i in 0..10_000 {
+            assert!(d.first_seen("c", &format!("n{i}"), w).await.unwrap());
+        }
+        let len = d.seen.lock().unwrap().ids.len();
+        assert!(len <= 10_000, "expired ids were pruned ({len})");
     }
 }
