@@ -20,8 +20,8 @@
 //! An expression that fails or times out yields nothing and a warning; it never fails the
 //! request.
 
-mod body;
-mod layer;
+pub mod body;
+pub mod layer;
 
 use std::sync::Arc;
 
