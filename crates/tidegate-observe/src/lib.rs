@@ -17,6 +17,6 @@ pub mod redact;
 pub mod sink;
 pub mod trace;
 
-pub use boundary::{BoundaryLog, BoundaryLogLayer, BoundaryRecord};
+pub use boundary::{BoundaryLog, BoundaryLogLayer, BoundaryLogging, BoundaryRecord};
 pub use redact::{BodyMode, Redactor};
 pub use sink::{LogSink, SinkTarget, SinkWorker};

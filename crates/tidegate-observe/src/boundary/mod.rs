@@ -53,8 +53,10 @@ mod future;
 mod layer;
 pub mod record;
 mod service;
+mod setup;
 
 pub use future::ResponseFuture;
 pub use layer::{AttemptReader, BoundaryLogLayer, IdempotencyKeyReader, UrlResolver};
 pub use record::{BoundaryRecord, ErrorRecord, RequestRecord, ResponseRecord};
 pub use service::BoundaryLog;
+pub use setup::BoundaryLogging;
