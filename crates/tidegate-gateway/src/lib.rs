@@ -26,6 +26,7 @@ pub mod health;
 pub mod limit;
 pub mod metrics;
 pub mod proxy;
+pub mod vault;
 mod server;
 
 use std::{collections::HashMap, future::Future, sync::Arc};

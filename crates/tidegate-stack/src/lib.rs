@@ -63,6 +63,8 @@ pub struct Shared {
     pub client: HttpClient,
     /// Every connector's circuit breakers (read by `GET /admin/breakers` and `/metrics`).
     pub breakers: tidegate_layers::breaker::BreakerRegistry,
+    /// The credential vault; `None`: no credentials are injected (only `auth = none` works).
+    pub vault: Option<tidegate_vault::Vault>,
 }
 
 /// Why stacks could not be built.
@@ -241,6 +243,10 @@ pub fn build_connector_stack(
         //     upstream quota is burnt; inside retry, so every real attempt is paced.
         .option_layer(upstream.pacing.map(LocalPacingLayer::new))
         // 10. credential injection (token from the vault; needs_reauth / token_refresh_failed).
+        .option_layer(shared.vault.as_ref().filter(|_| cfg.auth.stores_credentials()).map(|v| {
+            let auth = tidegate_vault::from_config::connector_auth(&cfg.auth);
+            tidegate_vault::CredentialLayer::new(v.clone(), name.clone(), auth)
+        }))
         // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
         .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
         // 12. HTTP client: join onto base_url, send with the shared pooled client.

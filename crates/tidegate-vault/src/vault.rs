@@ -302,9 +302,18 @@ impl Vault {
 
     /// Storage and locks reachable (for `/readyz`).
     pub async fn ready(&self) -> Result<(), VaultError> {
-        self.inner.store.ping().await?;
-        self.inner.lock.ping().await?;
-        Ok(())
+        self.store_ready().await?;
+        self.locks_ready().await
+    }
+
+    /// The store answers.
+    pub async fn store_ready(&self) -> Result<(), VaultError> {
+        Ok(self.inner.store.ping().await?)
+    }
+
+    /// The lock backend answers.
+    pub async fn locks_ready(&self) -> Result<(), VaultError> {
+        Ok(self.inner.lock.ping().await?)
     }
 
     /// A usable credential for `account_id`, which must belong to `connector` (and to

@@ -20,8 +20,14 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
         config.server.listen = listen;
     }
     let listen = config.server.listen;
-    let app = tidegate_gateway::App::from_config(config)
-        .map_err(|e| stack_failure(config_path, e))?;
+    let vault = open_vault(&config).await?;
+    let _refresher = vault.as_ref().map(tidegate_vault::Vault::spawn_refresher);
+    let mut builder = tidegate_gateway::App::builder(config);
+    if let Some(vault) = vault {
+        builder = builder.shared(tidegate_stack::Shared { vault: Some(vault.clone()), ..Default::default() });
+        builder = tidegate_gateway::vault::install(builder, vault);
+    }
+    let app = builder.build().map_err(|e| stack_failure(config_path, e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
@@ -34,6 +40,21 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("server failed: {e}")))?;
     tracing::info!("tidegate gateway stopped");
     Ok(())
+}
+
+/// Opens the credential vault (store, locks, master key). Without a master key the gateway
+/// still serves `auth = none` connectors (with a warning), but refuses to start when a
+/// connector needs stored credentials.
+async fn open_vault(config: &tidegate_config::Config) -> Result<Option<tidegate_vault::Vault>, Failure> {
+    let events = std::sync::Arc::new(tidegate_vault::from_config::webhook_sink(config));
+    match tidegate_vault::Vault::open(config, events).await {
+        Ok(vault) => Ok(Some(vault)),
+        Err(e) if !config.connectors.values().any(|c| c.auth.stores_credentials()) => {
+            tracing::warn!(error = %e, "credential vault unavailable; only auth = none connectors work (run `tidegate keys init`)");
+            Ok(None)
+        }
+        Err(e) => Err(Failure::Runtime(format!("credential vault: {e} (create a master key with `tidegate keys init`)"))),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
