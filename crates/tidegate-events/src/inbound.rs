@@ -299,6 +299,8 @@ impl Inbound {
                 InboundOutcome::Accepted { event_id: id }
             }
             Published::NoEndpoint => InboundOutcome::NoEndpoint,
+            // Reconciliation (or an earlier webhook) already announced this version.
+            Published::AlreadyDelivered => InboundOutcome::Duplicate,
         })
     }
 }

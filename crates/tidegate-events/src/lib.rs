@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod event;
 pub mod extract;
 pub mod inbound;
+pub mod ledger;
 pub mod policy;
 pub mod publish;
 pub mod queue;

@@ -7,7 +7,6 @@ use serde_json::Value;
 use crate::{
     Event, EventType, RecordSource,
     claim::{ClaimCheck, ClaimError},
-    event::record_changed_data,
     queue::{EventQueue, Published},
     store::StoreError,
 };
@@ -48,8 +47,8 @@ pub struct RecordChange<'a> {
 #[derive(Clone, Debug)]
 pub struct EventPublisher {
     queue: EventQueue,
-    claims: Option<ClaimCheck>,
-    inline_limit: usize,
+    pub(crate) claims: Option<ClaimCheck>,
+    pub(crate) inline_limit: usize,
 }
 
 impl EventPublisher {
@@ -69,38 +68,16 @@ impl EventPublisher {
 
     /// Queues a `record.changed`. A body over the inline limit is sealed into the claim check
     /// and the event carries only the ticket; the queue row never holds the large body.
+    ///
+    /// When the change names an account, an id and a version, it goes through the
+    /// delivered-versions ledger ([`crate::ledger`]): a version already announced (by the other
+    /// path or earlier) yields [`Published::AlreadyDelivered`] and nothing is queued.
     pub async fn record_changed(
         &self,
         change: RecordChange<'_>,
     ) -> Result<Published, PublishError> {
-        if !self.queue.endpoints().contains_key(change.environment) {
-            return Ok(Published::NoEndpoint);
-        }
-        let body = match &self.claims {
-            Some(claims) if change.body.len() > self.inline_limit => {
-                claims.put(change.body).await?.to_json()
-            }
-            _ => match serde_json::from_slice::<Value>(change.body) {
-                Ok(v) => v,
-                // Not JSON (e.g. Slack's form posts): carried as a string, byte-exact if UTF-8.
-                Err(_) => Value::String(String::from_utf8_lossy(change.body).into_owned()),
-            },
-        };
-        let data = record_changed_data(
-            change.object,
-            change.id,
-            change.version,
-            change.source,
-            body,
-        );
-        let event = Event::new(
-            EventType::RecordChanged,
-            change.environment,
-            change.connector,
-            change.account_id.map(str::to_owned),
-            data,
-        );
-        Ok(self.queue.publish(&event).await?)
+        let mut out = self.record_changes(std::slice::from_ref(&change)).await?;
+        Ok(out.pop().expect("one result per change"))
     }
 
     /// Queues an `account.*` event (`data` is type-specific, e.g. `{ "reason": ... }`).

@@ -39,6 +39,9 @@ pub enum Published {
     },
     /// The environment has no `webhook_url`: nothing to deliver to, nothing stored.
     NoEndpoint,
+    /// This record version is already in the delivered-versions ledger (the other path, or
+    /// an earlier run, announced it): nothing queued. See [`crate::ledger`].
+    AlreadyDelivered,
 }
 
 /// Enqueues events. Cheap to clone.

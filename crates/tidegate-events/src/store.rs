@@ -132,16 +132,32 @@ pub struct EventStore {
     db: Db,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    2000,
-    "events queue",
-    include_str!("../migrations/sqlite/2000_events_queue.sql"),
-)];
-const PG_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    2000,
-    "events queue",
-    include_str!("../migrations/postgres/2000_events_queue.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        2000,
+        "events queue",
+        include_str!("../migrations/sqlite/2000_events_queue.sql"),
+    ),
+    // The delivered-versions ledger (crate::ledger).
+    (
+        2900,
+        "delivered versions ledger",
+        include_str!("../migrations/sqlite/2900_delivered_versions.sql"),
+    ),
+];
+const PG_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        2000,
+        "events queue",
+        include_str!("../migrations/postgres/2000_events_queue.sql"),
+    ),
+    // The delivered-versions ledger (crate::ledger).
+    (
+        2900,
+        "delivered versions ledger",
+        include_str!("../migrations/postgres/2900_delivered_versions.sql"),
+    ),
+];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     let migrations = list
@@ -161,7 +177,28 @@ fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     m
 }
 
+/// The queue insert, shared with the ledger's transactional enqueue (crate::ledger).
+pub(crate) const ENQUEUE_SQL: &str = "INSERT INTO tg_event_queue (id, environment, event_type, created_at, \
+     wrapped_key, sealed, state, attempts, next_attempt_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)";
+
 impl EventStore {
+    /// The SQLite pool, when SQLite-backed (crate::ledger runs its transactions on it).
+    pub(crate) fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.db {
+            Db::Sqlite(p) => Some(p),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, when PostgreSQL-backed (crate::ledger).
+    pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.db {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+
     /// Opens `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://...`) and migrates.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let store = if url.starts_with("sqlite:") {
@@ -222,20 +259,15 @@ impl EventStore {
 
     /// Adds an event to the queue.
     pub async fn enqueue(&self, row: &NewQueued) -> Result<(), StoreError> {
-        on_db!(
-            &self.db,
-            "INSERT INTO tg_event_queue (id, environment, event_type, created_at, wrapped_key, sealed, \
-             state, attempts, next_attempt_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)",
-            |q| q
-                .bind(&row.id)
-                .bind(&row.environment)
-                .bind(&row.event_type)
-                .bind(row.created_at)
-                .bind(&row.wrapped_key)
-                .bind(&row.sealed)
-                .bind(row.next_attempt_at)
-                .bind(row.expires_at)
-        );
+        on_db!(&self.db, ENQUEUE_SQL, |q| q
+            .bind(&row.id)
+            .bind(&row.environment)
+            .bind(&row.event_type)
+            .bind(row.created_at)
+            .bind(&row.wrapped_key)
+            .bind(&row.sealed)
+            .bind(row.next_attempt_at)
+            .bind(row.expires_at));
         Ok(())
     }
 
