@@ -115,8 +115,17 @@ impl Store {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(create)
                 .busy_timeout(Duration::from_secs(10));
+            if create
+                && let Some(parent) = opts.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| TrailError::Database(sqlx::Error::Io(e)))?;
+            }
+            // An in-memory database exists per connection: keep exactly one.
+            let memory = url.contains(":memory:");
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(if memory { 1 } else { 4 })
                 .connect_with(opts)
                 .await?;
             Ok(Store::Sqlite(pool))

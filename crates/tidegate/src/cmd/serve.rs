@@ -22,7 +22,11 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     let listen = config.server.listen;
     let vault = open_vault(&config).await?;
     let _refresher = vault.as_ref().map(tidegate_vault::Vault::spawn_refresher);
+    let trail = open_trail(&config).await?;
     let mut builder = tidegate_gateway::App::builder(config);
+    if let Some(trail) = trail {
+        builder = builder.extension(trail);
+    }
     if let Some(vault) = vault {
         builder = builder.shared(tidegate_stack::Shared { vault: Some(vault.clone()), ..Default::default() });
         builder = tidegate_gateway::vault::install(builder, vault);
@@ -54,6 +58,23 @@ async fn open_vault(config: &tidegate_config::Config) -> Result<Option<tidegate_
             Ok(None)
         }
         Err(e) => Err(Failure::Runtime(format!("credential vault: {e} (create a master key with `tidegate keys init`)"))),
+    }
+}
+
+/// Opens the admin audit trail (tidegate-audit), to which the gateway appends every `/admin`
+/// call. With an admin key configured it is required (an admin API whose calls cannot be
+/// recorded does not start); without one the admin API refuses everything, so a missing trail
+/// is only a warning.
+async fn open_trail(
+    config: &tidegate_config::Config,
+) -> Result<Option<tidegate_audit::trail::Trail>, Failure> {
+    match tidegate_audit::trail::Trail::connect(&config.storage.url).await {
+        Ok(trail) => Ok(Some(trail)),
+        Err(e) if config.server.admin_key.is_none() => {
+            tracing::warn!(error = %e, "admin audit trail unavailable");
+            Ok(None)
+        }
+        Err(e) => Err(Failure::Runtime(format!("admin audit trail: {e}"))),
     }
 }
 
