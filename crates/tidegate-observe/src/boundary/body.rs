@@ -19,6 +19,8 @@ pub(super) struct Captured {
     pub(super) bytes: Vec<u8>,
     pub(super) total_len: u64,
     pub(super) content_type: Option<String>,
+    /// Whether the body was read to its end.
+    pub(super) ended: bool,
 }
 
 impl Captured {
@@ -27,6 +29,7 @@ impl Captured {
             bytes: Vec::new(),
             total_len: 0,
             content_type,
+            ended: false,
         }
     }
 
@@ -61,11 +64,19 @@ impl HttpBody for CaptureBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            _ => false,
+        };
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
             && let Ok(mut captured) = self.captured.lock()
         {
             captured.observe(data);
+        }
+        if ended && let Ok(mut captured) = self.captured.lock() {
+            captured.ended = true;
         }
         polled
     }
@@ -119,13 +130,17 @@ impl HttpBody for TeeBody {
                     this.captured.observe(data);
                 }
                 if this.inner.is_end_stream() {
+                    this.captured.ended = true;
                     this.finish(None);
                 }
             }
             Poll::Ready(Some(Err(e))) => {
                 this.finish(Some(format!("response body failed: {e}")));
             }
-            Poll::Ready(None) => this.finish(None),
+            Poll::Ready(None) => {
+                this.captured.ended = true;
+                this.finish(None);
+            }
             Poll::Pending => {}
         }
         polled

@@ -40,12 +40,20 @@ impl Pending {
         if let Some(capture) = self.request_capture.take()
             && let Ok(captured) = capture.lock()
         {
-            self.request.body = self.settings.redactor.body(
-                &self.settings.body_mode,
-                &captured.bytes,
-                captured.total_len,
-                captured.content_type.as_deref(),
-            );
+            self.request.body = if captured.ended {
+                self.settings.redactor.body(
+                    &self.settings.body_mode,
+                    &captured.bytes,
+                    captured.total_len,
+                    captured.content_type.as_deref(),
+                )
+            } else {
+                self.settings.redactor.body_shape(
+                    &self.settings.body_mode,
+                    captured.total_len,
+                    captured.content_type.as_deref(),
+                )
+            };
         }
         let record = BoundaryRecord {
             timestamp: self.timestamp,
@@ -83,12 +91,22 @@ pub(super) struct Finisher {
 
 impl Finisher {
     pub(super) fn finish(mut self, captured: Captured, error: Option<String>) {
-        self.response.body = self.pending.settings.redactor.body(
-            &self.pending.settings.body_mode,
-            &captured.bytes,
-            captured.total_len,
-            captured.content_type.as_deref(),
-        );
+        let settings = &self.pending.settings;
+        self.response.body = if captured.ended {
+            settings.redactor.body(
+                &settings.body_mode,
+                &captured.bytes,
+                captured.total_len,
+                captured.content_type.as_deref(),
+            )
+        } else {
+            // Dropped or failed before the end: what was seen, never a partial parse.
+            settings.redactor.body_shape(
+                &settings.body_mode,
+                captured.total_len,
+                captured.content_type.as_deref(),
+            )
+        };
         let error = error.map(|message| ErrorRecord {
             latency_ms: millis(self.pending.started.elapsed()),
             message: self.pending.settings.redactor.text(&message).into_owned(),

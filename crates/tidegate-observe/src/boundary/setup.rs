@@ -78,7 +78,7 @@ mod tests {
             .call(http::Request::new(tidegate_core::body::empty()))
             .await
             .unwrap();
-        drop(resp);
+        let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
         let line: serde_json::Value = serde_json::from_slice(&rx.recv().await.unwrap()).unwrap();
         assert_eq!(line["connector"], "crm");
         assert_eq!(line["response"]["body"], serde_json::json!({"ok": true}));

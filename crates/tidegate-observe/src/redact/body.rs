@@ -58,7 +58,7 @@ pub(super) fn redact_body(
 }
 
 /// `{ "length": n, "content_type": "..." }` for bodies that are not (complete) JSON.
-fn shape_only(total_len: u64, content_type: Option<&str>, truncated: bool) -> Value {
+pub(super) fn shape_only(total_len: u64, content_type: Option<&str>, truncated: bool) -> Value {
     let mut map = Map::new();
     map.insert("length".into(), Value::from(total_len));
     map.insert(

@@ -295,6 +295,17 @@ impl Redactor {
     ) -> Option<serde_json::Value> {
         body::redact_body(self, mode, captured, total_len, content_type)
     }
+
+    /// The shape of a body that was not read to its end (`{ length, content_type,
+    /// truncated: true }`), or `None` in [`BodyMode::None`].
+    pub fn body_shape(
+        &self,
+        mode: &BodyMode,
+        seen_len: u64,
+        content_type: Option<&str>,
+    ) -> Option<serde_json::Value> {
+        (*mode != BodyMode::None).then(|| body::shape_only(seen_len, content_type, true))
+    }
 }
 
 /// A JSON key or query name as compared against the redaction lists: ASCII lower case, with

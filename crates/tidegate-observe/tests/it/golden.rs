@@ -319,6 +319,11 @@ async fn a_dropped_body_still_emits_its_line() {
     let line = next_line(&mut rx);
     assert_valid(&line);
     assert_eq!(line["response"]["status"], 502);
+    // Never a partial parse of an unread body: its shape only.
+    assert_eq!(
+        line["response"]["body"],
+        json!({"length": 0, "content_type": "application/json", "truncated": true})
+    );
 }
 
 #[tokio::test(start_paused = true)]
