@@ -71,11 +71,14 @@ impl Actor {
         Self(format!("admin:{}", &hex::encode(digest.as_ref())[..12]))
     }
 
-    /// The operator running the CLI: `cli:` and the login name from `$USER` (or `$USERNAME`).
+    /// The operator running the CLI: `cli:` and the login name from `$USER` (or `$LOGNAME`,
+    /// `$USERNAME`), else `cli:uid:N` from the process's real uid (Linux), else `cli:unknown`.
     pub fn cli() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .or_else(real_uid)
+            .unwrap_or_else(|| "unknown".into());
         Self(format!("cli:{user}"))
     }
 
@@ -88,6 +91,14 @@ impl Actor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `uid:N` from `/proc/self/status` (no libc call needed, so no unsafe code).
+fn real_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    let uid = line.split_whitespace().nth(1)?;
+    Some(format!("uid:{uid}"))
 }
 
 /// How an action ended.

@@ -28,14 +28,31 @@ enum AccountsCommand {
         /// The account id.
         id: String,
     },
+    /// Break-glass: print one account's plaintext credentials. Requires --reason; every
+    /// attempt is recorded in the admin audit trail (see `reveal.rs`).
+    Reveal(super::reveal::Args),
 }
 
 fn or_dash(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand and appends it to the admin audit trail (added by tidegate-audit;
+/// `reveal` records itself, before showing anything).
 pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
+    use tidegate_audit::trail::actions;
+    let (action, target) = match args.command {
+        AccountsCommand::Reveal(reveal) => return super::reveal::run(config_path, reveal).await,
+        AccountsCommand::List => (actions::ACCOUNT_READ, "accounts".to_owned()),
+        AccountsCommand::Show { ref id } => (actions::ACCOUNT_READ, format!("account:{id}")),
+        AccountsCommand::Delete { ref id } => (actions::ACCOUNT_DELETE, format!("account:{id}")),
+    };
+    let result = run_command(config_path, args).await;
+    super::trail::record(config_path, action, &target, &result).await;
+    result
+}
+
+async fn run_command(config_path: &Path, args: Args) -> Result<(), Failure> {
     let config = load_config(config_path)?;
     let store = open_store(&config.storage.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     match args.command {
@@ -83,5 +100,6 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
                 Err(Failure::Runtime(format!("unknown account {id:?}")))
             }
         }
+        AccountsCommand::Reveal(reveal) => super::reveal::run(config_path, reveal).await,
     }
 }

@@ -36,12 +36,16 @@ enum KeysCommand {
     },
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand and appends it to the admin audit trail (added by tidegate-audit; the
+/// audit reports the last successful rotation from there).
 pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
-    match args.command {
-        KeysCommand::Init { out } => init(config_path, out),
-        KeysCommand::Rotate { old_keys } => rotate(config_path, &old_keys).await,
-    }
+    use tidegate_audit::trail::actions;
+    let (action, result) = match args.command {
+        KeysCommand::Init { out } => (actions::KEYS_INIT, init(config_path, out)),
+        KeysCommand::Rotate { old_keys } => (actions::KEYS_ROTATE, rotate(config_path, &old_keys).await),
+    };
+    super::trail::record(config_path, action, "keys", &result).await;
+    result
 }
 
 fn init(config_path: &Path, out: Option<PathBuf>) -> Result<(), Failure> {

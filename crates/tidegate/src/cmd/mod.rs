@@ -6,8 +6,10 @@ pub mod check;
 pub mod demo;
 pub mod keys;
 pub mod presets;
+pub mod reveal;
 pub mod sandbox;
 pub mod serve;
+pub mod trail;
 
 use std::{path::Path, process::ExitCode};
 
