@@ -18,7 +18,7 @@ use std::{
 };
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use tidegate_core::{Body, Error, body};
+use tidegate_core::{Body, Error, RequestContext, body};
 use tidegate_layers::{
     breaker::{BreakerRegistry, BreakerSettings, CircuitBreakerLayer, FailureWindow},
     bulkhead::BulkheadLayer,
@@ -42,7 +42,9 @@ fn upstream() -> impl Service<
 }
 
 fn get() -> Req {
-    http::Request::get("/v1/contacts").body(body::empty()).unwrap()
+    http::Request::get("/v1/contacts")
+        .body(body::empty())
+        .unwrap()
 }
 
 fn post() -> Req {
@@ -86,15 +88,18 @@ where
     let mut g = c.benchmark_group(group);
     // Requests are built outside the timed section: only the call is measured.
     g.bench_function(name, |b| {
-        b.iter_batched(make, |req| black_box(drive(&mut svc, req)), BatchSize::SmallInput)
+        b.iter_batched(
+            make,
+            |req| black_box(drive(&mut svc, req)),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
 
-fn our_breaker(window: bool) -> impl Service<Req, Response = http::Response<Body>, Error = Error>
-+ Clone
-+ Send
-+ 'static {
+fn our_breaker(
+    window: bool,
+) -> impl Service<Req, Response = http::Response<Body>, Error = Error> + Clone + Send + 'static {
     let settings = if window {
         BreakerSettings {
             consecutive_failures: None,
@@ -109,10 +114,9 @@ fn our_breaker(window: bool) -> impl Service<Req, Response = http::Response<Body
     CircuitBreakerLayer::new(&BreakerRegistry::new(), "bench", settings).layer(upstream())
 }
 
-fn their_breaker() -> impl Service<Req, Response = http::Response<Body>, Error: std::fmt::Debug>
-+ Clone
-+ Send
-+ 'static {
+fn their_breaker()
+-> impl Service<Req, Response = http::Response<Body>, Error: std::fmt::Debug> + Clone + Send + 'static
+{
     tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
         .failure_rate_threshold(0.5)
         .sliding_window_size(100)
@@ -149,16 +153,38 @@ fn single_thread(c: &mut Criterion) {
 
     bench_one(c, "baseline", "bare upstream", upstream(), get);
 
-    bench_one(c, "breaker_closed", "tidegate consecutive", our_breaker(false), get);
-    bench_one(c, "breaker_closed", "tidegate rate window(100)", our_breaker(true), get);
-    bench_one(c, "breaker_closed", "tower-resilience 0.13.0", their_breaker(), get);
+    bench_one(
+        c,
+        "breaker_closed",
+        "tidegate consecutive",
+        our_breaker(false),
+        get,
+    );
+    bench_one(
+        c,
+        "breaker_closed",
+        "tidegate rate window(100)",
+        our_breaker(true),
+        get,
+    );
+    bench_one(
+        c,
+        "breaker_closed",
+        "tower-resilience 0.13.0",
+        their_breaker(),
+        get,
+    );
 
     let total = Duration::from_secs(15);
     bench_one(
         c,
         "timeout",
         "tidegate total deadline",
-        TimeoutLayer::new(TimeoutSettings { total, body_idle: None }).layer(upstream()),
+        TimeoutLayer::new(TimeoutSettings {
+            total,
+            body_idle: None,
+        })
+        .layer(upstream()),
         get,
     );
     bench_one(
@@ -194,11 +220,29 @@ fn single_thread(c: &mut Criterion) {
     );
 
     let retry = || RetryLayer::new(RetrySettings::default()).layer(upstream());
-    bench_one(c, "retry_not_taken", "tidegate GET (replayable)", retry(), get);
-    bench_one(c, "retry_not_taken", "tidegate POST (not replayable)", retry(), post);
+    bench_one(
+        c,
+        "retry_not_taken",
+        "tidegate GET (replayable)",
+        retry(),
+        get,
+    );
+    bench_one(
+        c,
+        "retry_not_taken",
+        "tidegate POST (not replayable)",
+        retry(),
+        post,
+    );
 
     bench_one(c, "full_stack", "tidegate GET", full_stack(), get);
-    bench_one(c, "full_stack", "tidegate POST (key injected)", full_stack(), post);
+    bench_one(
+        c,
+        "full_stack",
+        "tidegate POST (key injected)",
+        full_stack(),
+        post,
+    );
 }
 
 /// Two threads hammering one breaker: total wall time per call.
@@ -236,7 +280,9 @@ where
             for t in threads {
                 t.join().unwrap();
             }
-            began.elapsed().mul_f64(iters as f64 / (2 * per_thread) as f64)
+            began
+                .elapsed()
+                .mul_f64(iters as f64 / (2 * per_thread) as f64)
         })
     });
     g.finish();

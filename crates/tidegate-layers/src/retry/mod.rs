@@ -64,7 +64,8 @@ pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use service::Retry;
 
-/// The attempt number (1 for the first) of a request, in its extensions.
+/// The attempt number (1 for the first) of a request, in its extensions. Set on every attempt
+/// of a replayable request; a request that is sent once carries none, which means attempt 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Attempt(pub u32);
 

@@ -84,7 +84,8 @@ where
             && declared_length(&req)
                 .is_none_or(|len| len <= shared.settings.max_replay_body as u64);
         if !replayable {
-            req.extensions_mut().insert(Attempt(1));
+            // Sent once: no `Attempt` extension (its absence means attempt 1), which spares
+            // the request an extension allocation on the common path.
             return ResponseFuture::once(self.inner.call(req));
         }
         // The readied service takes the first attempt; a clone waits for later ones.
@@ -117,9 +118,7 @@ where
     let bytes: Bytes = match buffer(body, settings.max_replay_body).await {
         Ok(Buffered::Complete(bytes)) => bytes,
         Ok(Buffered::Stream(body)) => {
-            let mut req = template.map(|()| body);
-            req.extensions_mut().insert(Attempt(1));
-            return boxed(svc.call(req)).await;
+            return boxed(svc.call(template.map(|()| body))).await;
         }
         Err(e) => {
             return Err(Error::new(

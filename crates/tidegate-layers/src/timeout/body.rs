@@ -10,6 +10,9 @@ use pin_project_lite::pin_project;
 use tidegate_core::{Body, BoxError, Error, ErrorCode};
 use tokio::time::{Instant, Sleep, sleep};
 
+// The timer is created lazily, the first time the body has to wait: a body that is already
+// complete when it is read (most small JSON answers) never pays for one.
+
 use super::service::IdleContext;
 
 pin_project! {
@@ -19,7 +22,7 @@ pin_project! {
     pub struct IdleTimeoutBody {
         inner: Body,
         #[pin]
-        sleep: Sleep,
+        sleep: Option<Sleep>,
         ctx: IdleContext,
         cut: bool,
     }
@@ -29,7 +32,7 @@ impl IdleTimeoutBody {
     pub(super) fn boxed(inner: Body, ctx: IdleContext) -> Body {
         Body::new(IdleTimeoutBody {
             inner,
-            sleep: sleep(ctx.idle),
+            sleep: None,
             ctx,
             cut: false,
         })
@@ -50,14 +53,19 @@ impl HttpBody for IdleTimeoutBody {
         }
         match Pin::new(&mut *this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                if frame.is_some() {
-                    let next = Instant::now() + this.ctx.idle;
-                    this.sleep.as_mut().reset(next);
+                if frame.is_some()
+                    && let Some(timer) = this.sleep.as_mut().as_pin_mut()
+                {
+                    timer.reset(Instant::now() + this.ctx.idle);
                 }
                 Poll::Ready(frame)
             }
             Poll::Pending => {
-                if this.sleep.as_mut().poll(cx).is_pending() {
+                if this.sleep.is_none() {
+                    this.sleep.set(Some(sleep(this.ctx.idle)));
+                }
+                let timer = this.sleep.as_mut().as_pin_mut().expect("set above");
+                if timer.poll(cx).is_pending() {
                     return Poll::Pending;
                 }
                 *this.cut = true;
