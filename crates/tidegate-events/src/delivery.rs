@@ -240,6 +240,7 @@ impl DeliveryWorker {
                     outcome = "delivered", "event delivery attempt");
                 if store.complete(&c.id, &self.owner).await? {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    tidegate_observe::metrics::webhook_delivery("delivered");
                     Ok(AttemptOutcome::Delivered)
                 } else {
                     Ok(AttemptOutcome::LeaseLost)
@@ -277,6 +278,7 @@ impl DeliveryWorker {
                             .await?
                         {
                             self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                            tidegate_observe::metrics::webhook_delivery("failed");
                             Ok(AttemptOutcome::Retry)
                         } else {
                             Ok(AttemptOutcome::LeaseLost)
@@ -312,6 +314,7 @@ impl DeliveryWorker {
             return Ok(AttemptOutcome::LeaseLost);
         }
         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        tidegate_observe::metrics::webhook_delivery("dead_lettered");
         tracing::warn!(target: "tidegate::events", event_id = %c.id, environment = %c.environment,
             attempts, status, reason = why, "event dead-lettered");
         Ok(AttemptOutcome::DeadLettered)

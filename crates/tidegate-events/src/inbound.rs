@@ -155,6 +155,15 @@ pub struct InboundStats {
     pub too_large: AtomicU64,
 }
 
+/// Inbound webhooks by `connector` and `result` (`accepted`, `duplicate`, `invalid_signature`,
+/// `too_large`, `unknown_account`).
+pub const WEBHOOKS_RECEIVED_TOTAL: &str = "tidegate_webhooks_received_total";
+
+fn count(connector: &str, result: &'static str) {
+    metrics::counter!(WEBHOOKS_RECEIVED_TOTAL, "connector" => connector.to_owned(), "result" => result)
+        .increment(1);
+}
+
 /// The pipeline for every connector with webhooks.
 pub struct Inbound {
     connectors: HashMap<String, ConnectorWebhooks>,
@@ -219,6 +228,7 @@ impl Inbound {
             .ok_or_else(|| InboundError::UnknownConnector(connector.to_owned()))?;
         if body.len() > cfg.max_body {
             self.stats.too_large.fetch_add(1, Ordering::Relaxed);
+            count(connector, "too_large");
             return Err(InboundError::TooLarge {
                 size: body.len(),
                 limit: cfg.max_body,
@@ -231,6 +241,7 @@ impl Inbound {
             Ok(v) => v,
             Err(e) => {
                 self.stats.invalid_signature.fetch_add(1, Ordering::Relaxed);
+                count(connector, "invalid_signature");
                 tracing::warn!(target: "tidegate::webhooks", connector, scheme = %cfg.verifier.scheme(),
                     reason = e.reason(), "webhook rejected: invalid signature");
                 return Err(e.into());
@@ -251,8 +262,11 @@ impl Inbound {
             .accounts
             .environment_of(connector, &account_id)
             .await
-            .map_err(InboundError::Directory)?
-            .ok_or(InboundError::UnknownAccount)?;
+            .map_err(InboundError::Directory)?;
+        let Some(environment) = environment else {
+            count(connector, "unknown_account");
+            return Err(InboundError::UnknownAccount);
+        };
 
         let provider_event_id = eval(&cfg.event_id).or(verified.event_id);
         if let Some(pid) = &provider_event_id
@@ -262,6 +276,7 @@ impl Inbound {
                 .await?
         {
             self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            count(connector, "duplicate");
             tracing::info!(target: "tidegate::webhooks", connector, provider_event_id = %pid,
                 "duplicate webhook acknowledged and dropped");
             return Ok(InboundOutcome::Duplicate);
@@ -294,6 +309,7 @@ impl Inbound {
         Ok(match published {
             Published::Queued { id } => {
                 self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                count(connector, "accepted");
                 tracing::info!(target: "tidegate::webhooks", connector, event_id = %id,
                     provider_event_id = provider_event_id.as_deref().unwrap_or(""), "webhook accepted");
                 InboundOutcome::Accepted { event_id: id }

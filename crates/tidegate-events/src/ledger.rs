@@ -487,7 +487,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(swept, 2, "the two rows of t=1000 are past retention");
-        assert_eq!(store.ledger_len().await.unwrap(), 1, "only (1, b) of t=2000 is left");
+        assert_eq!(
+            store.ledger_len().await.unwrap(),
+            1,
+            "only (1, b) of t=2000 is left"
+        );
     }
 
     #[tokio::test]
