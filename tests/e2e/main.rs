@@ -4,6 +4,7 @@
 
 mod support;
 
+mod breakers;
 mod health;
 mod proxy;
 mod shutdown;

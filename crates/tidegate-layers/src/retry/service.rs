@@ -76,7 +76,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let shared = &self.shared;
         shared.budget.deposit();
         let replayable = shared.settings.max_attempts > 1
