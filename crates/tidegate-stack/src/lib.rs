@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod base_url;
+pub mod boundary_log;
 pub mod client;
 pub mod context;
 pub mod resilience;
@@ -65,6 +66,9 @@ pub struct Shared {
     pub breakers: tidegate_layers::breaker::BreakerRegistry,
     /// The credential vault; `None`: no credentials are injected (only `auth = none` works).
     pub vault: Option<tidegate_vault::Vault>,
+    /// The boundary log's sink, redactor and sample rate (`boundary_log::start`); `None`: no
+    /// boundary log (in-process users that do not want one).
+    pub boundary_log: Option<tidegate_observe::BoundaryLogging>,
 }
 
 /// Why stacks could not be built.
@@ -214,10 +218,13 @@ pub fn build_connector_stack(
     let idempotency =
         resilience::idempotency_settings(cfg.idempotency.as_ref()).map_err(layer_err)?;
     let upstream = upstream::upstream_settings(cfg).map_err(layer_err)?;
+    let boundary_log = (shared.boundary_log.as_ref())
+        .map(|log| boundary_log::layer(log, name, cfg, &base, upstream.rate_limit.clone()));
     let stack = ServiceBuilder::new()
         // 1. request id / context: every inner layer may rely on a RequestContext.
         .layer(EnsureContextLayer::new(name.clone()))
-        // 2. boundary log (one JSON line per upstream exchange, CONTRACT §6).
+        // 2. (boundary log: at 11b, just outside the HTTP client, so it logs every attempt as
+        //    actually sent; see `boundary_log`.)
         // 3. rate-limit normalization (RateLimit-* headers, Retry-After, CONTRACT §5); outside
         //    error normalization so it sees the final status (a vendor 429-equivalent too).
         .layer(RateLimitHeadersLayer::new(upstream.rate_limit))
@@ -249,6 +256,8 @@ pub fn build_connector_stack(
         }))
         // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
         .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
+        // 11b. boundary log: one redacted JSON line per attempt, as sent and as received.
+        .option_layer(boundary_log)
         // 12. HTTP client: join onto base_url, send with the shared pooled client.
         .service(UpstreamService::new(&shared.client, base));
     Ok(BoxCloneSyncService::new(stack))

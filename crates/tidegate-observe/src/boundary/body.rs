@@ -155,9 +155,39 @@ impl HttpBody for TeeBody {
     }
 }
 
+impl TeeBody {
+    /// Takes frames that are ready right now (already buffered by the client) without
+    /// waiting: a retry layer that drops a failed attempt's response unread still gets that
+    /// attempt's error body into the log when it had arrived. Bounded by `MAX_CAPTURE`.
+    fn take_ready_frames(&mut self) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while self.captured.bytes.len() < MAX_CAPTURE {
+            match Pin::new(&mut self.inner).poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        self.captured.observe(data);
+                    }
+                    if self.inner.is_end_stream() {
+                        self.captured.ended = true;
+                        return;
+                    }
+                }
+                Poll::Ready(None) => {
+                    self.captured.ended = true;
+                    return;
+                }
+                Poll::Ready(Some(Err(_))) | Poll::Pending => return,
+            }
+        }
+    }
+}
+
 impl Drop for TeeBody {
     fn drop(&mut self) {
         // A caller that stops reading (or a gateway that drops the body) still gets its line.
+        if self.finisher.is_some() {
+            self.take_ready_frames();
+        }
         self.finish(None);
     }
 }

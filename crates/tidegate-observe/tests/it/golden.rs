@@ -319,6 +319,28 @@ async fn a_dropped_body_still_emits_its_line() {
     let line = next_line(&mut rx);
     assert_valid(&line);
     assert_eq!(line["response"]["status"], 502);
+    // The body had already arrived: it is taken without waiting (a retry layer drops failed
+    // attempts' responses unread).
+    assert_eq!(line["response"]["body"], json!({"e": "bad gateway"}));
+}
+
+#[tokio::test]
+async fn a_dropped_body_that_had_not_arrived_is_logged_as_its_shape() {
+    let (mut svc, mut rx) = logged(
+        upstream_with(|_| {
+            Ok(Response::builder()
+                .status(500)
+                .header("content-type", "application/json")
+                .body(body::boxed(PendingBody))
+                .unwrap())
+        }),
+        |l| l,
+    );
+    let req = request("GET", "https://x.example/a", &[], None);
+    let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+    drop(resp);
+    let line = next_line(&mut rx);
+    assert_valid(&line);
     // Never a partial parse of an unread body: its shape only.
     assert_eq!(
         line["response"]["body"],

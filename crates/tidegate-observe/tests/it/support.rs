@@ -195,3 +195,17 @@ pub fn next_line(rx: &mut mpsc::Receiver<Vec<u8>>) -> serde_json::Value {
     );
     serde_json::from_slice(&line).expect("the line is JSON")
 }
+
+/// A body whose data never arrives.
+pub struct PendingBody;
+
+impl HttpBody for PendingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Poll::Pending
+    }
+}
