@@ -7,8 +7,6 @@
 //! 3. the reveal is appended to the admin trail with the operator and the reason;
 //! 4. only if that append succeeded is the plaintext returned to the caller to print.
 
-use std::sync::Arc;
-
 use tidegate_config::{Config, KeyProvider};
 use zeroize::Zeroizing;
 
@@ -135,7 +133,7 @@ async fn decrypt(config: &Config, account_id: &str) -> Result<Zeroizing<String>,
     // A reveal never refreshes, so an in-process lock is enough here.
     let lock =
         tidegate_vault::lock::open_lock("local").map_err(|e| RevealError::Failed(e.to_string()))?;
-    let vault = tidegate_vault::Vault::builder(store, Arc::clone(&lock), key).build();
+    let vault = tidegate_vault::Vault::builder(store, lock, key).build();
     let creds = vault
         .decrypt_credentials(account_id)
         .await

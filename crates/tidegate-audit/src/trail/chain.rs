@@ -7,8 +7,6 @@
 //! JSON is the object `{action, actor, at, detail, outcome, seq, target}` with keys in that
 //! (lexicographic) order, no insignificant whitespace, and serde_json's string escaping.
 
-use serde_json::{Map, Value};
-
 use super::{ChainStatus, Entry};
 
 /// The `prev_hash` of the first entry: 32 zero bytes, hex encoded.
@@ -16,22 +14,22 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The canonical JSON of an entry: the bytes that are hashed.
 ///
-/// A `Map` from serde_json (without the `preserve_order` feature) is a BTreeMap, so keys come out
-/// sorted whatever order they are inserted in; that makes the encoding independent of struct
-/// field order and stable across versions of this crate.
+/// Written field by field in a fixed (lexicographic) key order rather than through a
+/// `serde_json::Map`, whose order depends on whether some crate in the build enabled
+/// serde_json's `preserve_order` feature: a hash must not change with feature unification.
+/// String escaping is serde_json's, which is deterministic.
 pub fn canonical_json(entry: &Entry) -> String {
-    let mut map = Map::new();
-    map.insert("seq".into(), Value::from(entry.seq));
-    map.insert("at".into(), Value::from(entry.at.clone()));
-    map.insert("actor".into(), Value::from(entry.actor.clone()));
-    map.insert("action".into(), Value::from(entry.action.clone()));
-    map.insert("target".into(), Value::from(entry.target.clone()));
-    map.insert("outcome".into(), Value::from(entry.outcome.clone()));
-    map.insert(
-        "detail".into(),
-        entry.detail.clone().map_or(Value::Null, Value::from),
-    );
-    Value::Object(map).to_string()
+    let s = |v: &str| serde_json::to_string(v).expect("a string always serializes");
+    format!(
+        "{{\"action\":{},\"actor\":{},\"at\":{},\"detail\":{},\"outcome\":{},\"seq\":{},\"target\":{}}}",
+        s(&entry.action),
+        s(&entry.actor),
+        s(&entry.at),
+        entry.detail.as_deref().map_or_else(|| "null".to_owned(), s),
+        s(&entry.outcome),
+        entry.seq,
+        s(&entry.target)
+    )
 }
 
 /// `hex(SHA-256(prev_hash bytes || canonical JSON))`. `None` if `prev_hash` is not 64 hex digits.
@@ -196,6 +194,16 @@ mod tests {
             canonical_json(&e),
             r#"{"action":"keys.rotate","actor":"cli:ops","at":"2026-11-29T10:00:00Z","detail":null,"outcome":"ok","seq":7,"target":"account:acc_1"}"#
         );
+    }
+
+    #[test]
+    fn canonical_json_escapes_like_json_and_round_trips() {
+        let mut e = entry(1, GENESIS_HASH, "account.reveal");
+        e.detail = Some("quote \" backslash \\ newline \n é".into());
+        let text = canonical_json(&e);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["detail"], "quote \" backslash \\ newline \n é");
+        assert_eq!(parsed["seq"], 1);
     }
 
     #[test]
