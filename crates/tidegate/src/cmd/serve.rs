@@ -23,12 +23,20 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     let vault = open_vault(&config).await?;
     let _refresher = vault.as_ref().map(tidegate_vault::Vault::spawn_refresher);
     let trail = open_trail(&config).await?;
+    // One JSON line per upstream exchange to stdout or `logging.file` (CONTRACT §6). The
+    // writer thread flushes after every burst and ends with the process.
+    let (boundary_log, _log_writer) = tidegate_stack::boundary_log::start(&config.logging)
+        .map_err(|e| Failure::Runtime(format!("cannot open the boundary log: {e}")))?;
     let mut builder = tidegate_gateway::App::builder(config);
     if let Some(trail) = trail {
         builder = builder.extension(trail);
     }
+    builder = builder.shared(tidegate_stack::Shared {
+        vault: vault.clone(),
+        boundary_log: Some(boundary_log),
+        ..Default::default()
+    });
     if let Some(vault) = vault {
-        builder = builder.shared(tidegate_stack::Shared { vault: Some(vault.clone()), ..Default::default() });
         builder = tidegate_gateway::vault::install(builder, vault);
     }
     let app = builder.build().map_err(|e| stack_failure(config_path, e))?;
