@@ -273,7 +273,7 @@ fn connector_findings(name: &str, c: &ConnectorConfig, findings: &mut Findings) 
         findings.push(
             ids::TIMEOUT_LONG,
             format!("connectors.{name}.timeout"),
-            format!("{name}'s timeout is {}, over 30 s", dur(c.timeout)),
+            format!("the timeout of {name} is {}, over 30 s", dur(c.timeout)),
             format!(
                 "Lower connectors.{name}.timeout to at most \"30s\"; move slow work (exports, \
                  reports) to the provider's async/bulk APIs."
@@ -297,7 +297,7 @@ fn connector_findings(name: &str, c: &ConnectorConfig, findings: &mut Findings) 
             findings.push(
                 ids::BREAKER_NEVER_OPENS,
                 format!("connectors.{name}.breaker"),
-                format!("{name}'s breaker has no trip condition and can never open"),
+                format!("the breaker of {name} has no trip condition and can never open"),
                 "Set consecutive_failures, failure_rate (with a window) or slow_call_rate.",
             )
         }
@@ -394,12 +394,12 @@ fn composite(config: &Config, findings: &mut Findings) -> Vec<Composite> {
                 ids::SLA_UNKNOWN,
                 format!("connectors.{name}.sla.uptime"),
                 format!(
-                    "{name}'s uptime SLA is unknown; the composite availability leaves it out \
-                     (the real figure is lower)"
+                    "the uptime SLA of {name} is unknown; the composite availability leaves it \
+                     out (the real figure is lower)"
                 ),
                 format!(
-                    "Set connectors.{name}.sla.uptime from the vendor's contract (e.g. \"99.9%\"), \
-                     or \"unknown\" stays flagged."
+                    "Set connectors.{name}.sla.uptime from the vendor's contract (e.g. \"99.9%\"); \
+                     while it is unknown this finding stays."
                 ),
             );
         }
@@ -458,8 +458,8 @@ fn composite(config: &Config, findings: &mut Findings) -> Vec<Composite> {
                     target.unwrap_or_default(),
                     c.target_downtime_minutes_per_month.unwrap_or_default()
                 ),
-                "Remove hard dependencies (serve from a cache of ids, queue writes, degrade the \
-                 feature when one provider is down) or lower the target to what the vendors allow.",
+                "Remove hard dependencies (cache reads, queue writes, degrade the feature while one \
+                 provider is down) or state a target the vendors' SLAs allow.",
             );
         }
         out.push(c);
