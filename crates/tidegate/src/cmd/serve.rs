@@ -25,15 +25,23 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     let trail = open_trail(&config).await?;
     // One JSON line per upstream exchange to stdout or `logging.file` (CONTRACT §6). The
     // writer thread flushes after every burst and ends with the process.
-    let (boundary_log, _log_writer) = tidegate_stack::boundary_log::start(&config.logging)
-        .map_err(|e| Failure::Runtime(format!("cannot open the boundary log: {e}")))?;
+    // `TIDEGATE_BOUNDARY_LOG=off` exists only to measure the log's cost
+    // (benches/proxy_throughput.sh LOG_COMPARE=1); it is announced loudly.
+    let boundary_log = if std::env::var_os("TIDEGATE_BOUNDARY_LOG").is_some_and(|v| v == "off") {
+        tracing::warn!("TIDEGATE_BOUNDARY_LOG=off: the boundary log is DISABLED (benchmarking only)");
+        None
+    } else {
+        let (log, _detached_writer) = tidegate_stack::boundary_log::start(&config.logging)
+            .map_err(|e| Failure::Runtime(format!("cannot open the boundary log: {e}")))?;
+        Some(log)
+    };
     let mut builder = tidegate_gateway::App::builder(config);
     if let Some(trail) = trail {
         builder = builder.extension(trail);
     }
     builder = builder.shared(tidegate_stack::Shared {
         vault: vault.clone(),
-        boundary_log: Some(boundary_log),
+        boundary_log,
         ..Default::default()
     });
     if let Some(vault) = vault {
