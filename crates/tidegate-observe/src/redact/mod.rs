@@ -69,6 +69,24 @@ const ALWAYS_REDACTED_FIELDS: &[&str] = &[
     "authorization",
     "privatekey",
     "webhooksecret",
+    "cookie",
+    "setcookie",
+    "proxyauthorization",
+];
+
+/// Fragments of JSON keys (normalized) that mark a credential wherever they appear
+/// (`x_shopify_access_token`, `clientSecretValue`, `session_cookie`, ...). Broader than the
+/// fixed list; a pagination `next_page_token` is redacted too, which costs nothing.
+const SECRET_FIELD_FRAGMENTS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "cookie",
+    "credential",
+    "signature",
+    "privatekey",
 ];
 
 /// The redactor, built once from `logging.redact_headers` / `logging.redact_fields` and shared.
@@ -183,6 +201,9 @@ impl Redactor {
     pub fn is_secret_field(&self, key: &str) -> bool {
         let normalized = normalize_key(key);
         self.inner.fields.contains(&normalized)
+            || SECRET_FIELD_FRAGMENTS
+                .iter()
+                .any(|f| normalized.contains(f))
     }
 
     /// Headers for a log record: secret ones replaced by [`REDACTED`], the others scanned for
@@ -231,7 +252,9 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
             Value::String(s) => {
-                if let Cow::Owned(redacted) = patterns::redact_text(s) {
+                if let Some(redacted) = self.embedded(s) {
+                    *s = redacted;
+                } else if let Cow::Owned(redacted) = patterns::redact_text(s) {
                     *s = redacted;
                 }
             }
@@ -242,6 +265,24 @@ impl Redactor {
             }
             Value::Bool(_) | Value::Null => {}
         }
+    }
+
+    /// A string that carries a document of its own — JSON text (an echoed request, a vendor
+    /// error wrapping another) or a form/query string (`client_secret=…&code=…`) — redacted
+    /// as that document; `None` when `s` is neither.
+    fn embedded(&self, s: &str) -> Option<String> {
+        let trimmed = s.trim_start();
+        if (trimmed.starts_with('{') || trimmed.starts_with('['))
+            && let Ok(mut inner) = serde_json::from_str::<serde_json::Value>(s)
+        {
+            self.json(&mut inner);
+            return Some(inner.to_string());
+        }
+        if s.contains('=') && !s.contains(char::is_whitespace) && !s.contains("://") {
+            let redacted = self.url(&format!("?{s}"));
+            return Some(redacted[1..].to_owned());
+        }
+        None
     }
 
     /// Free text (an error message, a problem `detail`): sensitive-looking values replaced.
@@ -391,6 +432,38 @@ mod tests {
             up.body,
             Some(json!({"email": "[REDACTED]", "errors": [{"password": "[REDACTED]"}]}))
         );
+    }
+
+    #[test]
+    fn documents_inside_strings_are_redacted_as_documents() {
+        let mut v = json!({
+            "echo": "{\"email\":\"x\",\"name\":\"Ann\",\"headers\":{\"cookie\":\"sid=1\"}}",
+            "form": "grant_type=refresh_token&refresh_token=RT1&client_secret=CS1",
+            "padded": "YWJj==",
+            "prose": "a = b"
+        });
+        redactor().json(&mut v);
+        let echo: serde_json::Value = serde_json::from_str(v["echo"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            echo,
+            json!({"email": "[REDACTED]", "name": "Ann", "headers": {"cookie": "[REDACTED]"}})
+        );
+        assert_eq!(
+            v["form"],
+            "grant_type=refresh_token&refresh_token=[REDACTED]&client_secret=[REDACTED]"
+        );
+        assert_eq!(v["padded"], "YWJj==");
+        assert_eq!(v["prose"], "a = b");
+    }
+
+    #[test]
+    fn credential_looking_keys_are_redacted_by_fragment() {
+        let r = Redactor::default();
+        assert!(r.is_secret_field("x_shopify_access_token"));
+        assert!(r.is_secret_field("clientSecretValue"));
+        assert!(r.is_secret_field("Set-Cookie"));
+        assert!(!r.is_secret_field("author"));
+        assert!(!r.is_secret_field("total_count"));
     }
 
     #[test]
