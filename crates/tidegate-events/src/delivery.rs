@@ -266,7 +266,9 @@ impl DeliveryWorker {
                     (None, Some(e)) => e.to_owned(),
                     (None, None) => "transport".to_owned(),
                 };
-                match policy.next_delay(attempt_no, retry_after, &mut rand::rng()) {
+                // The RNG is not Send: draw before any await.
+                let next_delay = policy.next_delay(attempt_no, retry_after, &mut rand::rng());
+                match next_delay {
                     Some(delay) => {
                         tracing::info!(target: "tidegate::events", event_id = %c.id,
                             environment = %c.environment, attempt = attempt_no, status, latency_ms,

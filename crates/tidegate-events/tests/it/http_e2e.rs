@@ -167,7 +167,10 @@ webhooks = {{ secret = "gh-secret", object = "'issue'", id = "$string(issue.id)"
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    // 4. The GitHub delivery id dedups a redelivery of the same event.
+    // 4. The GitHub delivery id dedups a redelivery of the same event (a new version, so the
+    //    delivered-versions ledger does not decide it).
+    let small: &[u8] =
+        br#"{"action":"edited","issue":{"id":7,"updated_at":"2026-11-29T11:00:00Z"}}"#;
     let headers = tidegate_sandbox::webhooks::sign_for_scheme(
         WebhookScheme::Github,
         "gh-secret",
@@ -185,7 +188,8 @@ webhooks = {{ secret = "gh-secret", object = "'issue'", id = "$string(issue.id)"
         }
         req.send()
     };
-    assert_eq!(send().await.unwrap().status(), 202);
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 202, "{:?}", first.text().await);
     let dup = send().await.unwrap();
     assert_eq!(dup.status(), 200);
     assert_eq!(

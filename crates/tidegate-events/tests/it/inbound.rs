@@ -147,13 +147,21 @@ async fn verified_webhook_becomes_record_changed_and_duplicates_drop() {
     );
     assert_eq!(f.store.counts().await.unwrap().pending, 1);
 
-    // After the window it is new again.
+    // After the window the provider id is new again, but this (id, version) was already
+    // announced: the delivered-versions ledger (shared with reconciliation) drops it.
     f.clock.advance(Duration::from_secs(3601));
     let h3 = signed("msg_1", body, now_s(&f.clock));
-    assert!(matches!(
-        post(&f, Some("acc_1"), &h3, body).await.unwrap(),
-        InboundOutcome::Accepted { .. }
-    ));
+    let third = post(&f, Some("acc_1"), &h3, body).await.unwrap();
+    assert_eq!(third, InboundOutcome::Duplicate);
+    // A new version of the record under the same (expired) provider id is announced.
+    let body_v2 = body.replace("2026-11-29T10:00:00Z", "2026-11-29T11:00:00Z");
+    f.clock.advance(Duration::from_secs(3601));
+    let h3b = signed("msg_1", &body_v2, now_s(&f.clock));
+    let fourth = post(&f, Some("acc_1"), &h3b, &body_v2).await.unwrap();
+    assert!(
+        matches!(fourth, InboundOutcome::Accepted { .. }),
+        "{fourth:?}"
+    );
 
     // Without a path account the `account` expression decides.
     let body2 = r#"{"id":"prov_2","account":"acc_9","data":{"id":"c_2"}}"#;
@@ -273,5 +281,34 @@ async fn large_payload_goes_to_claim_check_and_queue_holds_only_the_ticket() {
     assert!(
         rows.iter().all(|b| b.len() < 2000),
         "queue row holds only the ticket"
+    );
+}
+
+#[tokio::test]
+async fn store_dedup_semantics() {
+    let (store, _dir, _) = sqlite_store().await;
+    let w = Duration::from_secs(3600);
+    assert!(store.first_seen("c", "a", 1_000, w).await.unwrap());
+    assert!(!store.first_seen("c", "a", 2_000, w).await.unwrap());
+    assert!(store.first_seen("c", "b", 2_000, w).await.unwrap());
+    assert!(
+        store
+            .first_seen("c", "a", 1_000 + 3_600_000, w)
+            .await
+            .unwrap(),
+        "expired → new"
+    );
+}
+
+#[tokio::test]
+async fn store_dedup_semantics_big_numbers() {
+    let (store, _dir, _) = sqlite_store().await;
+    let w = Duration::from_secs(3600);
+    let t = 1_795_955_014_892i64;
+    assert!(store.first_seen("c", "a", t, w).await.unwrap());
+    assert!(!store.first_seen("c", "a", t + 5000, w).await.unwrap());
+    assert!(
+        store.first_seen("c", "a", t + 3_606_000, w).await.unwrap(),
+        "expired → new"
     );
 }
