@@ -6,6 +6,7 @@ mod support;
 
 mod breakers;
 mod health;
+mod logging;
 mod proxy;
 mod shutdown;
 mod streaming;
