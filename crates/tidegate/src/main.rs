@@ -48,6 +48,8 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Stored accounts: `list`, `show ID`, `delete ID` (never prints a credential).
     Accounts(cmd::accounts::Args),
+    /// Webhook + polling reconciliation: `--connector NAME [--account ID] [--once]`.
+    Reconcile(cmd::reconcile::Args),
     /// Run only the offline sandbox provider (for benchmarks and manual testing).
     #[command(hide = true)]
     Sandbox(cmd::sandbox::Args),
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Presets(args) => cmd::presets::run(args),
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
+            Command::Reconcile(args) => cmd::reconcile::run(&cli.config, args).await,
             Command::Keys(args) => cmd::keys::run(&cli.config, args).await,
             Command::Accounts(args) => cmd::accounts::run(&cli.config, args).await,
         }

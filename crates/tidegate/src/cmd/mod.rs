@@ -6,6 +6,7 @@ pub mod check;
 pub mod demo;
 pub mod keys;
 pub mod presets;
+pub mod reconcile;
 pub mod reveal;
 pub mod sandbox;
 pub mod serve;
