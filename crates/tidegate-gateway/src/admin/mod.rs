@@ -22,12 +22,14 @@ use crate::AppState;
 
 pub(crate) mod accounts;
 mod breakers;
+mod reconcile;
 
 /// Every admin route, relative to `/admin`. Add one `.merge(module::routes())` per module.
 fn routes() -> Router<AppState> {
     Router::new()
         .merge(breakers::routes()) // GET /breakers
         .merge(accounts::routes()) // PUT/GET/DELETE /accounts/{id}, POST /accounts/{id}/refresh
+        .merge(reconcile::routes()) // GET /reconcile
 }
 
 /// The guarded `/admin` router, to be nested at `/admin`.
