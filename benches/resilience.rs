@@ -151,7 +151,8 @@ fn single_thread(c: &mut Criterion) {
         .unwrap();
     let _guard = rt.enter(); // timers need a runtime handle; nothing is spawned
 
-    bench_one(c, "baseline", "bare upstream", upstream(), get);
+    bench_one(c, "baseline", "bare upstream GET", upstream(), get);
+    bench_one(c, "baseline", "bare upstream POST", upstream(), post);
 
     bench_one(
         c,
