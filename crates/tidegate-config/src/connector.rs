@@ -519,6 +519,11 @@ pub struct ReconcileRequest {
     pub path: String,
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// JSON body template (a TOML table), sent as `application/json` (e.g. a search filter).
+    /// String values may hold the same placeholders as `query`; a value that is exactly an
+    /// empty placeholder drops its key, and `"{page_size}"` alone becomes a number.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
 }
 
 /// How bodies of this connector may appear in the boundary log.

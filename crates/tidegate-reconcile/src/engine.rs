@@ -431,9 +431,11 @@ impl Reconciler {
         let mut restarted = false;
         loop {
             let target = spec.page_target(run.since, &page);
+            let request_body = spec.page_body(run.since, &page);
             let (status, headers, body) = match send(self.fetch(
                 ctx,
                 &target,
+                request_body.as_deref(),
                 progress,
                 &mut report,
             ))
@@ -605,6 +607,7 @@ impl Reconciler {
         &self,
         ctx: &RunCtx<'_>,
         target: &str,
+        body: Option<&[u8]>,
         progress: &dyn Progress,
         report: &mut RunReport,
     ) -> Result<(StatusCode, HeaderMap, Bytes), RunError> {
@@ -616,7 +619,7 @@ impl Reconciler {
             .with_max_times(o.max_retries)
             .build();
         loop {
-            let failure = match self.attempt(ctx, target).await {
+            let failure = match self.attempt(ctx, target, body).await {
                 Ok(ok) => return Ok(ok),
                 Err(f) => f,
             };
@@ -654,13 +657,22 @@ impl Reconciler {
         &self,
         ctx: &RunCtx<'_>,
         target: &str,
+        body: Option<&[u8]>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), Failure> {
         let spec = &ctx.target.spec;
-        let mut req = Request::builder()
+        let mut builder = Request::builder()
             .method(spec.method.clone())
             .uri(target)
-            .header(http::header::ACCEPT, "application/json")
-            .body(tidegate_core::body::empty())
+            .header(http::header::ACCEPT, "application/json");
+        let body = match body {
+            Some(b) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                tidegate_core::body::full(b.to_vec())
+            }
+            None => tidegate_core::body::empty(),
+        };
+        let mut req = builder
+            .body(body)
             .map_err(|e| Failure::Fatal(RunError::BadPage(format!("page request: {e}"))))?;
         req.extensions_mut().insert(
             RequestContext::new(ctx.connector)

@@ -33,6 +33,10 @@ impl Expr {
     /// Compiles `source`; the error is a message for a config diagnostic.
     pub fn compile(engine: &Arc<JsonataEngine>, source: &str) -> Result<Expr, String> {
         let trimmed = source.trim();
+        if trimmed == "$" {
+            // The whole document (a body that is itself the records array).
+            return Ok(Expr::Path(Vec::new()));
+        }
         let parts: Vec<&str> = trimmed.split('.').collect();
         if !trimmed.is_empty()
             && parts.iter().all(|p| is_name(p))

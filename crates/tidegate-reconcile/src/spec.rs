@@ -59,6 +59,8 @@ pub struct Spec {
     pub path: String,
     /// Query template (values may hold `{since}`, `{page}`, `{cursor}`, `{page_size}`).
     pub query: BTreeMap<String, String>,
+    /// JSON body template (search endpoints), same placeholders.
+    pub body: Option<serde_json::Value>,
     /// Records of a page.
     pub records: Expr,
     /// Record id.
@@ -153,6 +155,7 @@ impl Spec {
             method,
             path: r.request.path.clone(),
             query: r.request.query.clone(),
+            body: r.request.body.clone(),
             records: expr("records", &r.records)?,
             id: expr("id", &r.id)?,
             version: expr("version", &r.version)?,
@@ -213,6 +216,27 @@ impl Spec {
         }
     }
 
+    /// The JSON body of a page request (`None`: no body). For a followed URL a body is sent
+    /// only with a non-GET method, with `{page}` empty.
+    pub fn page_body(&self, since_ms: i64, page: &PageRef) -> Option<Vec<u8>> {
+        let template = self.body.as_ref()?;
+        let token = match page {
+            PageRef::Token(t) => Some(t.as_str()),
+            PageRef::Url(_) if self.method == Method::GET => return None,
+            _ => None,
+        };
+        let since = self.since_format.format(since_ms);
+        let page_size = self.page_size.map(|n| n.to_string());
+        let subst = Subst {
+            since: &since,
+            token,
+            page_size: page_size.as_deref(),
+            page_size_num: self.page_size,
+        };
+        let body = subst.apply(template).unwrap_or(serde_json::Value::Null);
+        Some(serde_json::to_vec(&body).expect("JSON serializes"))
+    }
+
     /// Interprets a `next_page` value: empty = last page; `/...` or `http...` = a URL to
     /// follow (it must stay on the connector's origin: credentials go with it); else a token.
     pub fn next_ref(&self, value: Option<String>) -> Result<Option<PageRef>, String> {
@@ -254,6 +278,51 @@ impl Spec {
     }
 }
 
+/// Placeholder substitution inside a JSON body template.
+struct Subst<'a> {
+    since: &'a str,
+    token: Option<&'a str>,
+    page_size: Option<&'a str>,
+    page_size_num: Option<u32>,
+}
+
+impl Subst<'_> {
+    /// `None`: this value is an empty placeholder (its key is dropped).
+    fn apply(&self, v: &serde_json::Value) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        Some(match v {
+            Value::String(s) => {
+                if s == "{page_size}" {
+                    return self.page_size_num.map(Value::from);
+                }
+                let mut out = s.clone();
+                for (ph, val) in [
+                    ("{since}", Some(self.since)),
+                    ("{page}", self.token),
+                    ("{cursor}", self.token),
+                    ("{page_size}", self.page_size),
+                ] {
+                    if out.contains(ph) {
+                        match val {
+                            Some(x) if !x.is_empty() => out = out.replace(ph, x),
+                            _ if out == ph => return None,
+                            _ => out = out.replace(ph, ""),
+                        }
+                    }
+                }
+                Value::String(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().filter_map(|x| self.apply(x)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter_map(|(k, x)| Some((k.clone(), self.apply(x)?)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        })
+    }
+}
+
 fn split_base(base_url: &str) -> Result<(String, String), String> {
     let uri: http::Uri = base_url
         .parse()
@@ -288,6 +357,97 @@ mod tests {
         ))
         .unwrap();
         Spec::from_config(&Arc::new(JsonataEngine::default()), &cfg, base).unwrap()
+    }
+
+    #[test]
+    fn presets_ship_working_declarations() {
+        let engine = Arc::new(JsonataEngine::default());
+        let cases = [
+            ("hubspot", "https://api.hubapi.com", "contact", Method::POST),
+            (
+                "salesforce",
+                "https://acme.my.salesforce.com",
+                "Contact",
+                Method::GET,
+            ),
+            ("zendesk", "https://acme.zendesk.com", "ticket", Method::GET),
+            (
+                "shopify",
+                "https://shop.myshopify.com/admin/api/2024-10",
+                "order",
+                Method::GET,
+            ),
+            ("github", "https://api.github.com", "issue", Method::GET),
+        ];
+        for (preset, base, object, method) in cases {
+            let toml = format!(
+                "[server]\n[environments.p]\napi_keys = [\"k\"]\n[connectors.c]\npreset = \"{preset}\"\nbase_url = \"{base}\"\nauth = {{ type = \"none\" }}\n"
+            );
+            let config =
+                tidegate_config::Config::from_str(&toml, std::path::Path::new("t.toml"), &|_| {
+                    Some("x".into())
+                })
+                .unwrap_or_else(|e| panic!("{preset}: {e}"));
+            let spec = Spec::compile(&engine, &config.connectors["c"])
+                .unwrap_or_else(|e| panic!("{preset}: {e}"))
+                .unwrap_or_else(|| panic!("{preset} has no [reconcile]"));
+            assert_eq!(spec.object, object, "{preset}");
+            assert_eq!(spec.method, method, "{preset}");
+            assert!(spec.next_page.is_some(), "{preset} pages");
+            assert!(spec.schedule.is_some(), "{preset} is scheduled");
+            let target = spec.page_target(1_795_946_400_000, &PageRef::First);
+            assert!(target.starts_with(&spec.path), "{preset}: {target}");
+        }
+        // Shopify's Link header: the next URL is followed on the shop's origin, base path cut.
+        let toml = "[server]\n[environments.p]\napi_keys = [\"k\"]\n[connectors.c]\npreset = \"shopify\"\nbase_url = \"https://shop.myshopify.com/admin/api/2024-10\"\nauth = { type = \"none\" }\n";
+        let config =
+            tidegate_config::Config::from_str(toml, std::path::Path::new("t.toml"), &|_| {
+                Some("x".into())
+            })
+            .unwrap();
+        let spec = Spec::compile(&engine, &config.connectors["c"])
+            .unwrap()
+            .unwrap();
+        let mut headers = serde_json::Map::new();
+        headers.insert("link".into(), serde_json::json!(
+            "<https://shop.myshopify.com/admin/api/2024-10/orders.json?limit=250&page_info=abc>; rel=\"next\""));
+        let b = tidegate_upstream::expr::Bindings {
+            status: 200,
+            headers,
+        };
+        let next = spec
+            .next_page
+            .as_ref()
+            .unwrap()
+            .eval_string(&serde_json::json!({"orders": []}), &b);
+        assert_eq!(
+            spec.next_ref(next).unwrap(),
+            Some(PageRef::Url("/orders.json?limit=250&page_info=abc".into()))
+        );
+        // Zendesk: end_of_stream ends the run.
+        let toml = toml
+            .replace("shop.myshopify.com/admin/api/2024-10", "acme.zendesk.com")
+            .replace("shopify", "zendesk");
+        let config =
+            tidegate_config::Config::from_str(&toml, std::path::Path::new("t.toml"), &|_| {
+                Some("x".into())
+            })
+            .unwrap();
+        let spec = Spec::compile(&engine, &config.connectors["c"])
+            .unwrap()
+            .unwrap();
+        let e = spec.next_page.as_ref().unwrap();
+        let b = tidegate_upstream::expr::Bindings::default();
+        let more = serde_json::json!({"end_of_stream": false, "after_url": "https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json?cursor=x"});
+        assert_eq!(
+            spec.next_ref(e.eval_string(&more, &b)).unwrap(),
+            Some(PageRef::Url(
+                "/api/v2/incremental/tickets/cursor.json?cursor=x".into()
+            ))
+        );
+        let done =
+            serde_json::json!({"end_of_stream": true, "after_url": "https://acme.zendesk.com/x"});
+        assert_eq!(spec.next_ref(e.eval_string(&done, &b)).unwrap(), None);
     }
 
     #[test]
@@ -327,6 +487,32 @@ mod tests {
             soql.page_target(0, &PageRef::First),
             "/crm/v3/objects/contacts?q=SELECT+Id+FROM+Contact+WHERE+LastModifiedDate+%3E+1970-01-01T00%3A00%3A00Z"
         );
+    }
+
+    #[test]
+    fn body_templates_substitute_and_drop_empty_placeholders() {
+        let mut s = spec("https://api.hubapi.com", &[]);
+        s.method = Method::POST;
+        s.since_format = SinceFormat::UnixMs;
+        s.body = Some(serde_json::json!({
+            "filterGroups": [{ "filters": [{ "propertyName": "lastmodifieddate",
+                "operator": "GTE", "value": "{since}" }] }],
+            "limit": "{page_size}", "after": "{page}"
+        }));
+        let first: serde_json::Value =
+            serde_json::from_slice(&s.page_body(1_000, &PageRef::First).unwrap()).unwrap();
+        assert_eq!(first["filterGroups"][0]["filters"][0]["value"], "1000");
+        assert_eq!(first["limit"], 100);
+        assert!(
+            first.get("after").is_none(),
+            "empty placeholder drops the key"
+        );
+        let next: serde_json::Value =
+            serde_json::from_slice(&s.page_body(1_000, &PageRef::Token("200".into())).unwrap())
+                .unwrap();
+        assert_eq!(next["after"], "200");
+        s.body = None;
+        assert!(s.page_body(0, &PageRef::First).is_none());
     }
 
     #[test]
