@@ -287,6 +287,17 @@ impl Reconciler {
         self.targets.keys().map(String::as_str)
     }
 
+    /// Deletes ledger rows older than `retention` (default: [`crate::LEDGER_RETENTION`]).
+    /// Returns how many. The scheduler calls it hourly.
+    pub async fn sweep_ledger(&self, retention: Duration) -> Result<u64, RunError> {
+        Ok(self
+            .publisher
+            .queue()
+            .store()
+            .sweep_ledger(now_ms(), retention)
+            .await?)
+    }
+
     /// Whether a run of (connector, account) is in progress in this process.
     pub fn is_running(&self, connector: &str, account: &str) -> bool {
         self.running

@@ -29,6 +29,7 @@ pub struct Scheduler {
     accounts: Arc<dyn Store>,
     tick: Duration,
     started_at: i64,
+    retention: Duration,
 }
 
 /// A stable per-account jitter in [0, 1), so the slot does not move between ticks.
@@ -46,7 +47,14 @@ impl Scheduler {
             accounts,
             tick: Duration::from_secs(30),
             started_at: now_ms(),
+            retention: crate::LEDGER_RETENTION,
         }
+    }
+
+    /// How long the ledger remembers a delivered version (default 30 days); swept hourly.
+    pub fn ledger_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// How often accounts are listed and due runs started (default 30 s).
@@ -61,7 +69,6 @@ impl Scheduler {
         last: &HashMap<(String, String), i64>,
         records: &[(String, String, i64)],
     ) -> Vec<(String, String, i64)> {
-        let now = now_ms();
         records
             .iter()
             .filter_map(|(connector, account, created_at)| {
@@ -73,7 +80,6 @@ impl Scheduler {
                     .copied()
                     .unwrap_or_else(|| (*created_at).max(self.started_at));
                 let at = schedule.next_after(anchor, anchor, jitter_of(connector, account));
-                let _ = now;
                 Some((connector.clone(), account.clone(), at))
             })
             .collect()
@@ -85,7 +91,19 @@ impl Scheduler {
         let mut last: HashMap<(String, String), i64> = HashMap::new();
         let mut shutdown = std::pin::pin!(shutdown);
         let mut tasks = tokio::task::JoinSet::new();
+        let mut last_sweep: Option<tokio::time::Instant> = None;
         loop {
+            if last_sweep.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                last_sweep = Some(tokio::time::Instant::now());
+                match self.reconciler.sweep_ledger(self.retention).await {
+                    Ok(n) if n > 0 => tracing::info!(target: "tidegate::reconcile", swept = n,
+                        "ledger rows past retention deleted"),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "tidegate::reconcile", error = %e, "ledger sweep failed")
+                    }
+                }
+            }
             match self.accounts.list().await {
                 Ok(records) => {
                     let rows: Vec<(String, String, i64)> = records
