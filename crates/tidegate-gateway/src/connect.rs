@@ -18,7 +18,7 @@ use tidegate_vault::connect::ConnectRequest;
 
 use crate::{
     AppState,
-    admin::accounts::{vault, vault_problem},
+    admin::accounts::{no_vault, vault, vault_problem},
 };
 
 /// `/connect/{connector}` and `/oauth/callback`.
@@ -35,10 +35,7 @@ fn redirect(location: &str) -> Response {
 }
 
 async fn start(State(state): State<AppState>, Path(connector): Path<String>, query: Result<Query<ConnectRequest>, axum::extract::rejection::QueryRejection>) -> Response {
-    let vault = match vault(&state) {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
+    let Some(vault) = vault(&state) else { return no_vault() };
     let Ok(Query(req)) = query else {
         return crate::problem(ErrorCode::InvalidRequest, "environment, account_id and redirect_uri query parameters are required", None);
     };
@@ -62,10 +59,7 @@ struct Callback {
 }
 
 async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> Response {
-    let vault = match vault(&state) {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
+    let Some(vault) = vault(&state) else { return no_vault() };
     let Some(st) = cb.state.as_deref() else {
         return crate::problem(ErrorCode::InvalidRequest, "missing state", None);
     };

@@ -49,6 +49,8 @@ pub mod token_endpoint;
 mod vault;
 
 pub use credential::Credential;
+/// The envelope-encryption primitives (master key, data keys).
+pub use tidegate_crypto as crypto;
 pub use error::VaultError;
 pub use events::{AccountEvent, EventSink};
 pub use layer::CredentialLayer;
