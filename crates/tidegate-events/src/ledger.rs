@@ -437,6 +437,36 @@ mod tests {
     #[tokio::test]
     async fn a_version_is_enqueued_once_and_swept_after_retention() {
         let store = EventStore::connect("sqlite::memory:").await.unwrap();
+        ledger_semantics(&store).await;
+    }
+
+    /// The same on PostgreSQL, in a fresh schema (dropped afterwards).
+    #[tokio::test]
+    async fn postgres_ledger_semantics() {
+        let Ok(base) = std::env::var("TIDEGATE_TEST_DATABASE_URL") else {
+            eprintln!(
+                "SKIPPED: postgres_ledger_semantics needs PostgreSQL (set TIDEGATE_TEST_DATABASE_URL)"
+            );
+            return;
+        };
+        let schema = format!("tg_ledger_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = EventStore::connect(&url).await.unwrap();
+        ledger_semantics(&store).await;
+        rollback_semantics(&store).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+
+    async fn ledger_semantics(store: &EventStore) {
         let first = store
             .enqueue_new_versions(
                 &[(key("1", "a"), row("evt_1")), (key("2", "a"), row("evt_2"))],
@@ -497,17 +527,26 @@ mod tests {
     #[tokio::test]
     async fn a_failed_transaction_leaves_neither_ledger_nor_queue_rows() {
         let store = EventStore::connect("sqlite::memory:").await.unwrap();
+        rollback_semantics(&store).await;
+    }
+
+    async fn rollback_semantics(store: &EventStore) {
         // Duplicate queue id inside one batch: the second enqueue violates the primary key,
         // so the whole batch (ledger rows included) must roll back.
+        let (ledger_before, rows_before) = (
+            store.ledger_len().await.unwrap(),
+            store.rows().await.unwrap(),
+        );
         let err = store
             .enqueue_new_versions(
-                &[(key("1", "a"), row("evt_x")), (key("2", "a"), row("evt_x"))],
+                &[(key("9", "z"), row("evt_x")), (key("8", "z"), row("evt_x"))],
                 "reconciliation",
                 1,
             )
             .await;
         assert!(err.is_err());
-        assert_eq!(store.ledger_len().await.unwrap(), 0);
-        assert!(store.rows().await.unwrap().is_empty());
+        assert_eq!(store.ledger_len().await.unwrap(), ledger_before);
+        assert_eq!(store.rows().await.unwrap(), rows_before);
+        assert!(!store.is_delivered(&key("9", "z")).await.unwrap());
     }
 }
