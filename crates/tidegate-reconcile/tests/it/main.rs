@@ -4,4 +4,5 @@ mod admin;
 mod crash;
 mod e2e;
 mod failures;
+mod schedule;
 mod support;
