@@ -1,6 +1,8 @@
 //! Tests that run the real `tidegate` binary.
 #![forbid(unsafe_code)]
 
+mod vault_multiprocess;
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,
