@@ -49,12 +49,12 @@ pub mod token_endpoint;
 mod vault;
 
 pub use credential::Credential;
-/// The envelope-encryption primitives (master key, data keys).
-pub use tidegate_crypto as crypto;
 pub use error::VaultError;
 pub use events::{AccountEvent, EventSink};
 pub use layer::CredentialLayer;
 pub use settings::{ConnectorAuth, OAuth2Settings, TokenAuth, VaultOptions};
+/// The envelope-encryption primitives (master key, data keys).
+pub use tidegate_crypto as crypto;
 pub use vault::{
     AccountInfo, PutAccount, RefreshHooks, RotateReport, Vault, VaultBuilder, VaultStats,
     is_valid_account_id,
