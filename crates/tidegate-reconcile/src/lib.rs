@@ -36,6 +36,7 @@ pub mod scheduler;
 pub mod spec;
 pub mod status;
 pub mod store;
+pub mod wiring;
 
 pub use engine::{NoProgress, PageProgress, Progress, Reconciler, RunError, RunOptions, RunReport};
 pub use scheduler::Scheduler;
