@@ -12,10 +12,12 @@ test *ARGS:
 bench *ARGS:
     cargo bench {{ARGS}}
 
-# Proxy throughput vs nginx and the direct upstream (wrk), and proxy memory on 1 GiB bodies.
+# Proxy throughput vs nginx and the direct upstream (wrk), proxy memory on 1 GiB bodies, and the
+# end-to-end load test (every layer on, 3 processes on PostgreSQL + Redis); docs/performance.md.
 loadtest:
     bash benches/proxy_throughput.sh
     bash benches/proxy_memory.sh
+    bash benches/e2e_loadtest.sh
 
 # Formatting and lints exactly as CI runs them.
 lint:
