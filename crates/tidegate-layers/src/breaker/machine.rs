@@ -82,6 +82,11 @@ const UNTIL_GEN_MASK: u64 = (1 << UNTIL_GEN_BITS) - 1;
 const HALF_OPEN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// One circuit breaker (one upstream key). Shared by every clone of the service.
+///
+/// Breakers live as long as the process: the registry never drops one (a key's breaker must
+/// survive stack rebuilds), so it hands out `&'static Breaker` and a call's permit borrows it
+/// instead of cloning an `Arc`. That keeps the closed path free of refcount writes, which
+/// would otherwise bounce one cache line between every thread calling the same upstream.
 pub struct Breaker {
     connector: Arc<str>,
     key: Arc<str>,
@@ -109,7 +114,7 @@ impl std::fmt::Debug for Breaker {
 /// unrecorded (a cancelled call) hands a half-open probe back.
 #[derive(Debug)]
 pub struct Permit {
-    breaker: Arc<Breaker>,
+    breaker: &'static Breaker,
     generation: u64,
     probe: bool,
     settled: bool,
@@ -122,8 +127,8 @@ impl Permit {
     }
 
     /// The breaker that admitted the call.
-    pub fn breaker(&self) -> &Arc<Breaker> {
-        &self.breaker
+    pub fn breaker(&self) -> &'static Breaker {
+        self.breaker
     }
 
     /// Reports how the call went.
@@ -215,7 +220,7 @@ impl Breaker {
 
     /// Admits a call, or refuses it with the time after which a retry may be admitted.
     #[inline]
-    pub fn try_acquire(self: &Arc<Self>) -> Result<Permit, Duration> {
+    pub fn try_acquire(&'static self) -> Result<Permit, Duration> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
             match state_of(word) {
@@ -282,9 +287,9 @@ impl Breaker {
     }
 
     #[inline]
-    fn permit(self: &Arc<Self>, generation: u64, probe: bool) -> Permit {
+    fn permit(&'static self, generation: u64, probe: bool) -> Permit {
         Permit {
-            breaker: Arc::clone(self),
+            breaker: self,
             generation,
             probe,
             settled: false,

@@ -12,7 +12,7 @@ use super::{Breaker, BreakerSettings, BreakerState};
 /// snapshot is taken, never on the call path, so its mutex costs nothing per call.
 #[derive(Clone, Debug, Default)]
 pub struct BreakerRegistry {
-    breakers: Arc<Mutex<BTreeMap<Arc<str>, Arc<Breaker>>>>,
+    breakers: Arc<Mutex<BTreeMap<Arc<str>, &'static Breaker>>>,
 }
 
 /// One row of `GET /admin/breakers` (CONTRACT §7).
@@ -52,27 +52,30 @@ impl BreakerRegistry {
         connector: &str,
         account: Option<&str>,
         settings: &Arc<BreakerSettings>,
-    ) -> Arc<Breaker> {
+    ) -> &'static Breaker {
         let key: Arc<str> = Self::key_for(connector, account).into();
         let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(
-            breakers.entry(Arc::clone(&key)).or_insert_with(|| {
-                Arc::new(Breaker::new(connector.into(), key, Arc::clone(settings)))
-            }),
-        )
+        breakers.entry(Arc::clone(&key)).or_insert_with(|| {
+            // Leaked on purpose: breakers live as long as the process (see `Breaker`).
+            Box::leak(Box::new(Breaker::new(
+                connector.into(),
+                key,
+                Arc::clone(settings),
+            )))
+        })
     }
 
     /// The breaker with this key, if it exists.
-    pub fn get(&self, key: &str) -> Option<Arc<Breaker>> {
+    pub fn get(&self, key: &str) -> Option<&'static Breaker> {
         let breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-        breakers.get(key).cloned()
+        breakers.get(key).copied()
     }
 
     /// Every breaker's current state, ordered by key.
     pub fn snapshot(&self) -> Vec<BreakerSnapshot> {
-        let breakers: Vec<Arc<Breaker>> = {
+        let breakers: Vec<&'static Breaker> = {
             let map = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-            map.values().cloned().collect()
+            map.values().copied().collect()
         };
         breakers
             .iter()

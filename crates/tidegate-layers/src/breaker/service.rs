@@ -15,7 +15,7 @@ use super::{Breaker, BreakerRegistry, BreakerScope, BreakerSettings, ResponseFut
 #[derive(Clone, Debug)]
 pub struct CircuitBreaker<S> {
     inner: S,
-    connector_breaker: Arc<Breaker>,
+    connector_breaker: &'static Breaker,
     per_account: Option<Arc<AccountBreakers>>,
 }
 
@@ -26,20 +26,20 @@ struct AccountBreakers {
     registry: BreakerRegistry,
     connector: Arc<str>,
     settings: Arc<BreakerSettings>,
-    cache: ArcSwap<HashMap<Arc<str>, Arc<Breaker>>>,
+    cache: ArcSwap<HashMap<Arc<str>, &'static Breaker>>,
 }
 
 impl AccountBreakers {
-    fn get(&self, account: &Arc<str>) -> Arc<Breaker> {
+    fn get(&self, account: &Arc<str>) -> &'static Breaker {
         if let Some(breaker) = self.cache.load().get(account) {
-            return Arc::clone(breaker);
+            return breaker;
         }
         let breaker = self
             .registry
             .get_or_create(&self.connector, Some(account), &self.settings);
         self.cache.rcu(|map| {
             let mut map = HashMap::clone(map);
-            map.insert(Arc::clone(account), Arc::clone(&breaker));
+            map.insert(Arc::clone(account), breaker);
             map
         });
         breaker
@@ -70,13 +70,14 @@ impl<S> CircuitBreaker<S> {
         }
     }
 
-    fn breaker_for<B>(&self, req: &http::Request<B>) -> Arc<Breaker> {
+    #[inline]
+    fn breaker_for<B>(&self, req: &http::Request<B>) -> &'static Breaker {
         if let Some(accounts) = &self.per_account
             && let Some(account) = RequestContext::of(req).and_then(|c| c.account_id.as_ref())
         {
             return accounts.get(account);
         }
-        Arc::clone(&self.connector_breaker)
+        self.connector_breaker
     }
 }
 
@@ -95,13 +96,8 @@ where
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let breaker = if self.per_account.is_some() {
-            self.breaker_for(&req)
-        } else {
-            // Fast path: no lookup, borrow the connector's breaker.
-            return self.admit(&Arc::clone(&self.connector_breaker), req);
-        };
-        self.admit(&breaker, req)
+        let breaker = self.breaker_for(&req);
+        self.admit(breaker, req)
     }
 }
 
@@ -112,7 +108,7 @@ where
     #[inline]
     fn admit(
         &mut self,
-        breaker: &Arc<Breaker>,
+        breaker: &'static Breaker,
         req: http::Request<Body>,
     ) -> ResponseFuture<S::Future> {
         match breaker.try_acquire() {
