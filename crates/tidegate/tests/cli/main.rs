@@ -1,6 +1,7 @@
 //! Tests that run the real `tidegate` binary.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod vault_multiprocess;
 
 use std::{
