@@ -48,6 +48,12 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
     }
 }
 
+/// Serves on `listener` with one single-threaded runtime per core ("thread per core", like
+/// nginx's workers): each thread accepts on the shared socket, runs its connections and uses
+/// its own upstream pool shard ([`tidegate_stack::client::set_current_shard`]), so a
+/// request's whole path stays on one thread and never pays a cross-thread wake-up. The
+/// connector stacks (and their shared state: breakers, budgets, bulkheads) are still built
+/// once and shared. `TIDEGATE_WORKERS` overrides the thread count.
 pub(crate) async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -55,7 +61,62 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> std::io::Result<()> {
+    let workers = std::env::var("TIDEGATE_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(tidegate_stack::client::default_shards);
+    let std_listener = listener.into_std()?;
     let gateway = Gateway { state, router };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut done = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let listener = std_listener.try_clone()?;
+        let gateway = gateway.clone();
+        let mut stop = stop_rx.clone();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+        done.push(done_rx);
+        std::thread::Builder::new()
+            .name(format!("tidegate-http-{index}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|rt| {
+                        tidegate_stack::client::set_current_shard(index);
+                        rt.block_on(async move {
+                            let listener = TcpListener::from_std(listener)?;
+                            let stopped = async move {
+                                let _ = stop.wait_for(|s| *s).await;
+                            };
+                            accept_loop(listener, gateway, stopped, grace).await
+                        })
+                    });
+                let _ = done_tx.send(result);
+            })?;
+    }
+    drop(std_listener);
+    shutdown.await;
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    for rx in done {
+        if let Ok(Err(err)) = rx.await {
+            result = Err(err);
+        }
+    }
+    result
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -85,11 +146,6 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    tracing::info!(
-        in_flight_connections = graceful.count(),
-        grace_s = grace.as_secs_f64(),
-        "shutting down: draining in-flight requests"
-    );
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown grace period over; closing remaining connections");
     }

@@ -6,11 +6,18 @@
 //! [`UpstreamBase`]). Bodies stream both ways: the request body is handed to hyper as is and
 //! the response body is boxed, never collected.
 //!
+//! The pool is sharded per server thread: the gateway runs one single-threaded runtime per
+//! core (see `tidegate_gateway::server`) and each thread uses its own shard, so a pooled
+//! connection's task lives on the thread that uses it and a request never wakes another
+//! thread (cross-thread wake-ups cost more than the proxying itself on small requests).
+//! Threads that never call [`set_current_shard`] (in-process callers) use shard 0.
+//!
 //! Transport failures become classified [`Error`]s here, once: refused / DNS / reset →
 //! `upstream_unavailable`; an error raised by the *request body itself* that is already a
 //! classified [`Error`] (e.g. the gateway's `payload_too_large` limit) keeps its class.
 
 use std::{
+    cell::Cell,
     future::Future,
     pin::Pin,
     sync::Arc,
@@ -30,10 +37,24 @@ use crate::base_url::UpstreamBase;
 
 type Inner = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// The pooled upstream HTTP client. Cheap to clone (shares the pool).
+/// The pooled upstream HTTP client. Cheap to clone (shares the pools).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    inner: Inner,
+    shards: Arc<[Inner]>,
+}
+
+thread_local! {
+    static SHARD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes the current thread use pool shard `index` (modulo the shard count).
+pub fn set_current_shard(index: usize) {
+    SHARD.with(|s| s.set(index));
+}
+
+/// The default number of pool shards: one per available core.
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl HttpClient {
@@ -44,27 +65,33 @@ impl HttpClient {
 
     /// A client with `options`.
     pub fn with_options(options: ClientOptions) -> Self {
-        let mut http = HttpConnector::new();
-        // hyper-rustls handles https; the inner connector must accept both schemes.
-        http.enforce_http(false);
-        // Small request/response exchanges must not wait for Nagle's algorithm.
-        http.set_nodelay(true);
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        http.set_connect_timeout(options.connect_timeout);
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .expect("aws-lc-rs supports the default protocol versions")
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(options.pool_idle_timeout)
-            .pool_max_idle_per_host(options.pool_max_idle_per_host)
-            .build(tls);
-        Self { inner }
+        let shards = options.shards.max(1);
+        Self {
+            shards: (0..shards).map(|_| build(&options)).collect(),
+        }
     }
+}
+
+fn build(options: &ClientOptions) -> Inner {
+    let mut http = HttpConnector::new();
+    // hyper-rustls handles https; the inner connector must accept both schemes.
+    http.enforce_http(false);
+    // Small request/response exchanges must not wait for Nagle's algorithm.
+    http.set_nodelay(true);
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.set_connect_timeout(options.connect_timeout);
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .expect("aws-lc-rs supports the default protocol versions")
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(options.pool_idle_timeout)
+        .pool_max_idle_per_host(options.pool_max_idle_per_host)
+        .build(tls)
 }
 
 impl Default for HttpClient {
@@ -83,6 +110,8 @@ pub struct ClientOptions {
     pub pool_idle_timeout: Duration,
     /// At most this many idle connections are kept per upstream host.
     pub pool_max_idle_per_host: usize,
+    /// Independent pools, one per server thread ([`set_current_shard`]).
+    pub shards: usize,
 }
 
 impl Default for ClientOptions {
@@ -91,6 +120,7 @@ impl Default for ClientOptions {
             connect_timeout: Some(Duration::from_secs(10)),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
+            shards: default_shards(),
         }
     }
 }
@@ -98,7 +128,7 @@ impl Default for ClientOptions {
 /// The innermost service: `Request<Body>` with a relative URI → upstream response.
 #[derive(Clone, Debug)]
 pub struct UpstreamService {
-    client: Inner,
+    clients: Arc<[Inner]>,
     base: Arc<UpstreamBase>,
 }
 
@@ -106,7 +136,7 @@ impl UpstreamService {
     /// Sends requests for `base` through `client`.
     pub fn new(client: &HttpClient, base: UpstreamBase) -> Self {
         Self {
-            client: client.inner.clone(),
+            clients: client.shards.clone(),
             base: Arc::new(base),
         }
     }
@@ -127,8 +157,9 @@ impl tower::Service<Request<Body>> for UpstreamService {
         // hyper sets Host from the (upstream) URI when the request carries none; a caller's
         // Host names the gateway, never the upstream.
         req.headers_mut().remove(http::header::HOST);
+        let shard = SHARD.with(Cell::get) % self.clients.len();
         ResponseFuture {
-            inner: self.client.request(req),
+            inner: self.clients[shard].request(req),
         }
     }
 }

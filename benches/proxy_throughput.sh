@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Proxy throughput, side by side in ONE run (same wrk settings, same machine, same moment):
+#   (a) wrk -> nginx upstream directly            (the ceiling)
+#   (b) wrk -> nginx reverse proxy -> upstream     (the peer)
+#   (c) wrk -> tidegate serve (release) -> upstream
+# The upstream is nginx `return 200 '{"ok":true}'` (python's http.server tops out near 2k req/s
+# and would make every proxy look the same). Everything binds 127.0.0.1; everything started
+# here is stopped by PID.
+#
+# Usage: [TIDEGATE_BIN=path/to/release/tidegate] benches/proxy_throughput.sh            (env: DURATION=10s CONNECTIONS=64 THREADS=2)
+#        LOG_COMPARE=1 benches/proxy_throughput.sh  also runs (d) tidegate with the boundary log
+#        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file.
+set -euo pipefail
+
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+[ -x "$NGINX" ] || { echo "nginx missing: apt-get install -y nginx-light" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+if [ -n "${TIDEGATE_BIN:-}" ]; then
+  TIDEGATE="$TIDEGATE_BIN"   # a prebuilt release binary
+else
+  echo "building tidegate (release)..." >&2
+  (cd "$ROOT" && cargo build --release -q -p tidegate)
+  TIDEGATE="$ROOT/target/release/tidegate"
+fi
+
+UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"
+
+start_nginx() { # name conf-body
+  local dir="$WORK/$1"; mkdir -p "$dir/logs"
+  cat > "$dir/nginx.conf" <<CONF
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  $2
+}
+CONF
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
+  PIDS+=($!)
+}
+
+start_nginx upstream "server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '{\"ok\":true}'; } }"
+start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
+  server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+
+KEY="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+cat > "$WORK/tidegate.toml" <<CONF
+[server]
+listen = "127.0.0.1:$TG_PORT"
+
+[environments.bench]
+api_keys = ["$KEY"]
+
+[connectors.bench]
+base_url = "http://127.0.0.1:$UP_PORT"
+auth = { type = "none" }
+CONF
+TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate.toml" > "$WORK/tidegate.stdout" 2> "$WORK/tidegate.stderr" &
+PIDS+=($!)
+
+if [ "${LOG_COMPARE:-0}" = 1 ]; then
+  TG2_PORT="$(free_port)"
+  sed "s/127.0.0.1:$TG_PORT/127.0.0.1:$TG2_PORT/" "$WORK/tidegate.toml" > "$WORK/tidegate-nolog.toml"
+  TIDEGATE_BOUNDARY_LOG=off TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate-nolog.toml" > /dev/null 2> "$WORK/tidegate-nolog.stderr" &
+  PIDS+=($!)
+  wait_port "$TG2_PORT"
+fi
+wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"
+# Each target must answer 200 before it is measured.
+for url in "http://127.0.0.1:$UP_PORT/" "http://127.0.0.1:$PROXY_PORT/" "http://127.0.0.1:$TG_PORT/proxy/bench/"; do
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$url")"
+  [ "$code" = 200 ] || { echo "$url answered $code" >&2; cat "$WORK/tidegate.stderr" >&2; exit 1; }
+done
+
+run_wrk() { # label url
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $KEY" "$2" > /dev/null  # warm-up
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $KEY" "$2" > "$WORK/$1.wrk"
+  local rps p50 p99 errors
+  rps="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$1.wrk")"
+  p50="$(awk '$1 == "50%" {print $2}' "$WORK/$1.wrk")"
+  p99="$(awk '$1 == "99%" {print $2}' "$WORK/$1.wrk")"
+  errors="$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$1.wrk")"
+  printf '%s %s %s %s %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" >> "$WORK/results"
+}
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a 2 s warm-up each)" >&2
+run_wrk direct  "http://127.0.0.1:$UP_PORT/"
+run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/"
+run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/"
+if [ "${LOG_COMPARE:-0}" = 1 ]; then
+  run_wrk tg-nolog "http://127.0.0.1:$TG2_PORT/proxy/bench/"
+fi
+
+echo
+echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -sr)"
+printf '%-10s %12s %10s %10s %8s\n' target req/s p50 p99 non2xx
+while read -r label rps p50 p99 errors; do
+  printf '%-10s %12s %10s %10s %8s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+done < "$WORK/results"
+nginx_rps="$(awk '$1 == "nginx" {print $2}' "$WORK/results")"
+tg_rps="$(awk '$1 == "tidegate" {print $2}' "$WORK/results")"
+awk -v t="$tg_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio tidegate/nginx: %.2fx\n", t / n }'
+tg_errors="$(awk '$1 == "tidegate" {print $5}' "$WORK/results")"
+[ "$tg_errors" = 0 ] || { echo "tidegate answered $tg_errors non-2xx responses" >&2; exit 1; }
+if [ "${LOG_COMPARE:-0}" = 1 ]; then
+  nolog_rps="$(awk '$1 == "tg-nolog" {print $2}' "$WORK/results")"
+  awk -v on="$tg_rps" -v off="$nolog_rps" 'BEGIN { printf "boundary log on/off: %.3f (cost %.1f%%)\n", on / off, (1 - on / off) * 100 }'
+  echo "boundary log lines written by (c): $(grep -c '"outcome"' "$WORK/tidegate.stdout")"
+fi
