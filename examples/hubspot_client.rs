@@ -58,7 +58,9 @@ auth = {{ type = "none" }}
     // 4. A call with a relative URI.
     let response = hubspot
         .clone()
-        .oneshot(Request::get("/crm/v3/objects/contacts?limit=2").body(tidegate_core::body::empty())?)
+        .oneshot(
+            Request::get("/crm/v3/objects/contacts?limit=2").body(tidegate_core::body::empty())?,
+        )
         .await?;
     let status = response.status();
     let body: serde_json::Value =
@@ -76,7 +78,9 @@ auth = {{ type = "none" }}
     // 5. Your own request id (and account) travel in the RequestContext.
     let mut request = Request::post("/echo/crm/v3/objects/contacts")
         .header("content-type", "application/json")
-        .body(tidegate_core::body::full(r#"{"properties":{"firstname":"Grace"}}"#))?;
+        .body(tidegate_core::body::full(
+            r#"{"properties":{"firstname":"Grace"}}"#,
+        ))?;
     request
         .extensions_mut()
         .insert(RequestContext::new("hubspot").with_request_id("example-req-1"));
@@ -105,7 +109,10 @@ auth = {{ type = "none" }}
     );
 
     // 7. A dropped connection is a classified error, not a panic or a hang.
-    sandbox.script("/crm/v3/objects/companies", Script::new(vec![Step::reset()]));
+    sandbox.script(
+        "/crm/v3/objects/companies",
+        Script::new(vec![Step::reset()]),
+    );
     let err = hubspot
         .oneshot(Request::get("/crm/v3/objects/companies").body(tidegate_core::body::empty())?)
         .await

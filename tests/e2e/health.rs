@@ -42,7 +42,12 @@ async fn healthz_readyz_and_metrics_need_no_key() {
 #[tokio::test]
 async fn admin_routes_need_the_admin_key() {
     let (_sandbox, gw) = start().await;
-    let no_key = send(Request::get(gw.url("/admin/breakers")).body(empty()).unwrap()).await;
+    let no_key = send(
+        Request::get(gw.url("/admin/breakers"))
+            .body(empty())
+            .unwrap(),
+    )
+    .await;
     expect_problem(no_key, 401, "unauthorized").await;
     let env_key = send(get(&gw.url("/admin/breakers")).body(empty()).unwrap()).await;
     expect_problem(env_key, 401, "unauthorized").await;

@@ -18,7 +18,9 @@ async fn method_path_query_headers_and_body_arrive_intact() {
         let resp = send(
             Request::builder()
                 .method(method)
-                .uri(gw.url("/proxy/crm/echo/crm/v3/objects/contacts/42?archived=false&q=a%20b&q=c"))
+                .uri(
+                    gw.url("/proxy/crm/echo/crm/v3/objects/contacts/42?archived=false&q=a%20b&q=c"),
+                )
                 .header("authorization", format!("Bearer {API_KEY}"))
                 .header("content-type", "application/json")
                 .header("x-custom", "one")
@@ -40,7 +42,10 @@ async fn method_path_query_headers_and_body_arrive_intact() {
         // Host names the upstream, not the gateway.
         assert_eq!(echo.header("host"), Some(&*sandbox.addr().to_string()));
     }
-    assert_eq!(sandbox.counters().get("/echo/crm/v3/objects/contacts/42"), 4);
+    assert_eq!(
+        sandbox.counters().get("/echo/crm/v3/objects/contacts/42"),
+        4
+    );
 }
 
 #[tokio::test]
@@ -52,7 +57,12 @@ async fn base_url_path_prefix_is_kept() {
     );
     let gw = start_gateway(&config_toml(&sandbox.base_url(), &extra)).await;
     let echo = echo_of(
-        send(get(&gw.url("/proxy/prefixed/contacts?limit=1")).body(empty()).unwrap()).await,
+        send(
+            get(&gw.url("/proxy/prefixed/contacts?limit=1"))
+                .body(empty())
+                .unwrap(),
+        )
+        .await,
     )
     .await;
     assert_eq!(echo.path, "/echo/v2/contacts");
@@ -88,7 +98,11 @@ async fn caller_authorization_hop_by_hop_and_account_headers_are_not_forwarded()
         "te",
         "trailer",
     ] {
-        assert!(!echo.headers.contains_key(gone), "{gone} was forwarded: {:?}", echo.headers);
+        assert!(
+            !echo.headers.contains_key(gone),
+            "{gone} was forwarded: {:?}",
+            echo.headers
+        );
     }
     assert_eq!(echo.header("x-kept"), Some("yes"));
 }
@@ -96,7 +110,12 @@ async fn caller_authorization_hop_by_hop_and_account_headers_are_not_forwarded()
 #[tokio::test]
 async fn missing_or_wrong_api_key_is_a_401_problem_and_nothing_goes_upstream() {
     let (sandbox, gw) = start().await;
-    let missing = send(Request::get(gw.url("/proxy/crm/echo")).body(empty()).unwrap()).await;
+    let missing = send(
+        Request::get(gw.url("/proxy/crm/echo"))
+            .body(empty())
+            .unwrap(),
+    )
+    .await;
     let body = expect_problem(missing, 401, "unauthorized").await;
     assert_eq!(body["retryable"], false);
     let wrong = send(
@@ -151,7 +170,11 @@ async fn request_id_is_generated_as_uuid_v7_or_kept_and_echoed() {
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
     let echo = echo_of(resp).await;
-    assert_eq!(echo.header("x-request-id"), Some(&*id), "the upstream sees the same id");
+    assert_eq!(
+        echo.header("x-request-id"),
+        Some(&*id),
+        "the upstream sees the same id"
+    );
 
     let resp = send(
         get(&gw.url("/proxy/crm/echo"))
@@ -228,9 +251,10 @@ async fn streamed_body_over_the_limit_is_413() {
     let (_sandbox, gw) = start().await;
     // No Content-Length: chunked frames, 2 MiB in total against a 1 MiB limit.
     let frames = (0..32).map(|_| {
-        Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from(
-            vec![b'y'; 64 * 1024],
-        )))
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from(vec![
+            b'y';
+            64 * 1024
+        ])))
     });
     let body = tidegate_core::body::boxed(http_body_util::StreamBody::new(
         futures_util::stream::iter(frames),
@@ -277,7 +301,12 @@ async fn upstream_statuses_pass_through_and_transport_failures_are_classified() 
 #[tokio::test]
 async fn dot_segments_are_refused() {
     let (sandbox, gw) = start().await;
-    let resp = send(get(&gw.url("/proxy/crm/a/../../admin")).body(empty()).unwrap()).await;
+    let resp = send(
+        get(&gw.url("/proxy/crm/a/../../admin"))
+            .body(empty())
+            .unwrap(),
+    )
+    .await;
     expect_problem(resp, 400, "invalid_request").await;
     assert_eq!(sandbox.counters().total(), 0);
 }

@@ -9,9 +9,7 @@ async fn graceful_shutdown_drains_an_in_flight_slow_request() {
     let (sandbox, mut gw) = start().await;
     sandbox.script("/slow", Script::new(vec![Step::delay(300)]));
     let url = gw.url("/proxy/crm/slow");
-    let in_flight = tokio::spawn(async move {
-        send(get(&url).body(empty()).unwrap()).await
-    });
+    let in_flight = tokio::spawn(async move { send(get(&url).body(empty()).unwrap()).await });
     // Wait until the request has reached the upstream (so it is truly in flight).
     while sandbox.counters().get("/slow") == 0 {
         tokio::task::yield_now().await;

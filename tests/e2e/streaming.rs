@@ -22,7 +22,10 @@ async fn a_1_gib_upstream_response_streams_through() {
     let mut total = 0u64;
     let mut largest_frame = 0usize;
     while let Some(frame) = body.frame().await {
-        let data = frame.expect("the stream does not break").into_data().unwrap();
+        let data = frame
+            .expect("the stream does not break")
+            .into_data()
+            .unwrap();
         // Spot-check content without holding it.
         if let Some(first) = data.first() {
             assert_eq!(*first, byte_at(total));
@@ -32,7 +35,10 @@ async fn a_1_gib_upstream_response_streams_through() {
     }
     assert_eq!(total, GIB);
     // Frames arrive as they stream (hyper's read buffer size), not as one big blob.
-    assert!(largest_frame <= 1024 * 1024, "largest frame {largest_frame}");
+    assert!(
+        largest_frame <= 1024 * 1024,
+        "largest frame {largest_frame}"
+    );
 }
 
 #[tokio::test]
@@ -47,10 +53,10 @@ async fn a_large_request_body_streams_to_the_upstream() {
     for _ in 0..SIZE / CHUNK as u64 {
         expected.update(&chunk);
     }
-    let frames = futures_util::stream::iter(
-        (0..SIZE / CHUNK as u64)
-            .map(move |_| Ok::<_, std::convert::Infallible>(http_body::Frame::data(chunk.clone()))),
-    );
+    let frames =
+        futures_util::stream::iter((0..SIZE / CHUNK as u64).map(move |_| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(chunk.clone()))
+        }));
     let body = tidegate_core::body::boxed(http_body_util::StreamBody::new(frames));
     let resp = send(
         get(&gw.url("/proxy/crm/echo/upload"))

@@ -112,10 +112,15 @@ pub async fn json(resp: Response<Incoming>) -> serde_json::Value {
 }
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.
-pub async fn expect_problem(resp: Response<Incoming>, status: u16, code: &str) -> serde_json::Value {
+pub async fn expect_problem(
+    resp: Response<Incoming>,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
     assert_eq!(resp.status(), status, "status");
     assert_eq!(
-        resp.headers()["content-type"], "application/problem+json",
+        resp.headers()["content-type"],
+        "application/problem+json",
         "content type"
     );
     assert!(
@@ -126,7 +131,10 @@ pub async fn expect_problem(resp: Response<Incoming>, status: u16, code: &str) -
     let body = json(resp).await;
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["type"], format!("https://tidegate.dev/problems/{code}"));
+    assert_eq!(
+        body["type"],
+        format!("https://tidegate.dev/problems/{code}")
+    );
     if let Some(id) = body["request_id"].as_str() {
         assert_eq!(id, header_id);
     }

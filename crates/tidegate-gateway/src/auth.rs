@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_lc_rs::digest::{SHA256, digest};
 use http::{HeaderMap, header::AUTHORIZATION};
 use secrecy::ExposeSecret;
-use subtle::{ConstantTimeEq, ConditionallySelectable};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use tidegate_config::Config;
 
 type Digest = [u8; 32];
@@ -122,10 +122,12 @@ api_keys = ["prod-1", "prod-2"]
 [environments.staging]
 api_keys = ["stage-1"]
 "#;
-        let config =
-            Config::from_str(toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
+        let config = Config::from_str(toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
         let keys = ApiKeys::from_config(&config);
-        assert_eq!(keys.environment(b"prod-2").map(|e| &**e), Some("production"));
+        assert_eq!(
+            keys.environment(b"prod-2").map(|e| &**e),
+            Some("production")
+        );
         assert_eq!(keys.environment(b"stage-1").map(|e| &**e), Some("staging"));
         assert_eq!(keys.environment(b"prod-"), None);
         assert_eq!(keys.environment(b""), None);

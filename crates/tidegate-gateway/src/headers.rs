@@ -45,10 +45,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     headers.remove(header::EXPECT);
     // Any other `Proxy-*` header (e.g. `Proxy-Status`, vendor extensions).
-    if headers
-        .keys()
-        .any(|k| k.as_str().starts_with("proxy-"))
-    {
+    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
         let proxy: Vec<HeaderName> = headers
             .keys()
             .filter(|k| k.as_str().starts_with("proxy-"))

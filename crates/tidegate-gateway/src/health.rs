@@ -127,7 +127,7 @@ mod tests {
     async fn all_checks_must_pass_and_hangs_time_out() {
         assert_eq!(run_checks(&[]).await.status, "ready");
         let ok: Arc<dyn ReadinessCheck> = Arc::new(Fixed("storage", Ok(())));
-        assert_eq!(run_checks(&[ok.clone()]).await.status, "ready");
+        assert_eq!(run_checks(std::slice::from_ref(&ok)).await.status, "ready");
         let bad: Arc<dyn ReadinessCheck> = Arc::new(Fixed("keys", Err("no key file".into())));
         let r = run_checks(&[ok.clone(), bad, Arc::new(Hangs)]).await;
         assert_eq!(r.status, "unavailable");

@@ -26,8 +26,8 @@ pub mod health;
 pub mod limit;
 pub mod metrics;
 pub mod proxy;
-pub mod vault;
 mod server;
+pub mod vault;
 
 use std::{collections::HashMap, future::Future, sync::Arc};
 
@@ -233,7 +233,11 @@ impl App {
 
 /// A problem response for an error the gateway itself produced (X-Request-Id and the body's
 /// `request_id` come from `ctx` when given).
-pub fn problem(code: ErrorCode, detail: impl Into<String>, ctx: Option<&RequestContext>) -> Response {
+pub fn problem(
+    code: ErrorCode,
+    detail: impl Into<String>,
+    ctx: Option<&RequestContext>,
+) -> Response {
     let mut p = Problem::new(code, detail);
     if let Some(ctx) = ctx {
         p = p.with_context(ctx);
@@ -246,7 +250,10 @@ pub(crate) async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut p = Problem::new(ErrorCode::InvalidRequest, "method not allowed on this route");
+    let mut p = Problem::new(
+        ErrorCode::InvalidRequest,
+        "method not allowed on this route",
+    );
     p.status = 405;
     p.into_response().map(axum::body::Body::new)
 }

@@ -83,8 +83,7 @@ where
     let (mut parts, body) = req.into_parts();
 
     // 1. Request id: the caller's when valid, else a fresh UUIDv7 (also sent upstream).
-    let (request_id, id_header): (Arc<str>, HeaderValue) = match parts.headers.get(X_REQUEST_ID)
-    {
+    let (request_id, id_header): (Arc<str>, HeaderValue) = match parts.headers.get(X_REQUEST_ID) {
         Some(v) if is_valid_request_id(v.as_bytes()) => (
             Arc::from(v.to_str().expect("visible ASCII is valid str")),
             v.clone(),
@@ -97,7 +96,9 @@ where
         }
     };
     let with_id = |mut response: Response<Body>| {
-        response.headers_mut().insert(X_REQUEST_ID, id_header.clone());
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID, id_header.clone());
         response
     };
 
@@ -265,7 +266,9 @@ mod tests {
     #[test]
     fn targets_keep_the_query() {
         assert_eq!(
-            upstream_target("/a/b", Some("x=1&y=%20")).unwrap().to_string(),
+            upstream_target("/a/b", Some("x=1&y=%20"))
+                .unwrap()
+                .to_string(),
             "/a/b?x=1&y=%20"
         );
         assert_eq!(upstream_target("/", None).unwrap().to_string(), "/");

@@ -179,7 +179,10 @@ impl Step {
         } else if self.echo {
             match req {
                 Some(req) => crate::echo::echo(req).await,
-                None => (StatusCode::INTERNAL_SERVER_ERROR, "echo step without request")
+                None => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "echo step without request",
+                )
                     .into_response(),
             }
         } else {
@@ -448,9 +451,12 @@ mod tests {
         assert_eq!(path, "/a");
         assert_eq!(script.steps.len(), 2);
         assert_eq!(script.method, Some(Method::PATCH));
-        let empty: ScriptRequest = serde_json::from_value(serde_json::json!({ "path": "/a" })).unwrap();
+        let empty: ScriptRequest =
+            serde_json::from_value(serde_json::json!({ "path": "/a" })).unwrap();
         assert!(empty.into_script().is_err());
-        let unknown = serde_json::from_value::<ScriptRequest>(serde_json::json!({ "path": "/a", "bogus": 1 }));
+        let unknown = serde_json::from_value::<ScriptRequest>(
+            serde_json::json!({ "path": "/a", "bogus": 1 }),
+        );
         assert!(unknown.is_err());
     }
 }

@@ -140,7 +140,9 @@ impl Sandbox {
 
     /// Starts a sandbox with the built-in routes on `127.0.0.1:0`.
     pub async fn start() -> std::io::Result<SandboxHandle> {
-        Self::new().bind("127.0.0.1:0".parse().expect("valid addr")).await
+        Self::new()
+            .bind("127.0.0.1:0".parse().expect("valid addr"))
+            .await
     }
 
     /// Adds routes (e.g. an OAuth token endpoint). They see the same counting and scripting.
@@ -311,7 +313,9 @@ async fn status(Path(code): Path<u16>) -> Response {
     match StatusCode::from_u16(code) {
         Ok(status) => (
             status,
-            Json(serde_json::json!({ "status": code, "message": format!("sandbox status {code}") })),
+            Json(
+                serde_json::json!({ "status": code, "message": format!("sandbox status {code}") }),
+            ),
         )
             .into_response(),
         Err(_) => (StatusCode::BAD_REQUEST, "bad status code").into_response(),

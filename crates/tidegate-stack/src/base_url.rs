@@ -55,8 +55,9 @@ impl UpstreamBase {
         if uri.query().is_some() {
             return Err(BaseUrlError::HasQuery);
         }
-        let secure = scheme == Scheme::HTTPS;
-        if !secure && !(scheme == Scheme::HTTP && is_loopback(authority.host())) {
+        let allowed =
+            scheme == Scheme::HTTPS || (scheme == Scheme::HTTP && is_loopback(authority.host()));
+        if !allowed {
             return Err(BaseUrlError::InsecureScheme);
         }
         let prefix = uri.path().trim_end_matches('/').into();
@@ -147,7 +148,10 @@ mod tests {
     #[test]
     fn ignores_a_callers_host() {
         assert_eq!(
-            join("https://api.example.com/v2", "https://evil.example/steal?x=1"),
+            join(
+                "https://api.example.com/v2",
+                "https://evil.example/steal?x=1"
+            ),
             "https://api.example.com/v2/steal?x=1"
         );
     }
@@ -162,7 +166,11 @@ mod tests {
         assert_eq!(err("https://api.example.com/?a=1"), HasQuery);
         assert_eq!(err("https://api.example.com/#x"), HasQuery);
         assert!(matches!(err("https://exa mple.com"), Invalid(_)));
-        for ok in ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:1/x"] {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:1/x",
+        ] {
             assert!(UpstreamBase::parse(ok).is_ok(), "{ok}");
         }
     }

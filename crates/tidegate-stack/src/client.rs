@@ -192,8 +192,11 @@ pub fn classify(err: hyper_util::client::legacy::Error) -> Error {
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut
         {
-            return Error::new(ErrorCode::UpstreamTimeout, "connecting to the upstream timed out")
-                .with_source(err);
+            return Error::new(
+                ErrorCode::UpstreamTimeout,
+                "connecting to the upstream timed out",
+            )
+            .with_source(err);
         }
         source = e.source();
     }
@@ -221,7 +224,11 @@ mod tests {
         let base = UpstreamBase::parse(&format!("http://127.0.0.1:{port}")).unwrap();
         let svc = UpstreamService::new(&HttpClient::new(), base);
         let err = svc
-            .oneshot(Request::get("/x").body(tidegate_core::body::empty()).unwrap())
+            .oneshot(
+                Request::get("/x")
+                    .body(tidegate_core::body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::UpstreamUnavailable);

@@ -250,10 +250,16 @@ pub fn build_connector_stack(
         //     upstream quota is burnt; inside retry, so every real attempt is paced.
         .option_layer(upstream.pacing.map(LocalPacingLayer::new))
         // 10. credential injection (token from the vault; needs_reauth / token_refresh_failed).
-        .option_layer(shared.vault.as_ref().filter(|_| cfg.auth.stores_credentials()).map(|v| {
-            let auth = tidegate_vault::from_config::connector_auth(&cfg.auth);
-            tidegate_vault::CredentialLayer::new(v.clone(), name.clone(), auth)
-        }))
+        .option_layer(
+            shared
+                .vault
+                .as_ref()
+                .filter(|_| cfg.auth.stores_credentials())
+                .map(|v| {
+                    let auth = tidegate_vault::from_config::connector_auth(&cfg.auth);
+                    tidegate_vault::CredentialLayer::new(v.clone(), name.clone(), auth)
+                }),
+        )
         // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
         .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
         // 11b. boundary log: one redacted JSON line per attempt, as sent and as received.

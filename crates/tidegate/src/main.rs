@@ -14,9 +14,12 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-
 #[derive(Debug, Parser)]
-#[command(name = "tidegate", version, about = "A resilient gateway to third-party APIs")]
+#[command(
+    name = "tidegate",
+    version,
+    about = "A resilient gateway to third-party APIs"
+)]
 struct Cli {
     /// The configuration file.
     #[arg(

@@ -8,8 +8,7 @@ use super::{Failure, load_config, stack_failure};
 pub fn run(config_path: &Path) -> Result<(), Failure> {
     let config = load_config(config_path)?;
     let summary = tidegate_config::check_summary(&config);
-    tidegate_stack::Stacks::from_config_value(config)
-        .map_err(|e| stack_failure(config_path, e))?;
+    tidegate_stack::Stacks::from_config_value(config).map_err(|e| stack_failure(config_path, e))?;
     println!("{summary}");
     Ok(())
 }

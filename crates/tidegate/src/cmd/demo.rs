@@ -212,9 +212,17 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 }
 
 fn print_table(summary: &Summary) {
-    let width = summary.steps.iter().map(|s| s.step.len()).max().unwrap_or(4);
+    let width = summary
+        .steps
+        .iter()
+        .map(|s| s.step.len())
+        .max()
+        .unwrap_or(4);
     println!("Summary");
-    println!("  {:<3} {:<width$}  {:<6} {:>8}", "#", "step", "result", "ms");
+    println!(
+        "  {:<3} {:<width$}  {:<6} {:>8}",
+        "#", "step", "result", "ms"
+    );
     for (i, s) in summary.steps.iter().enumerate() {
         println!(
             "  {:<3} {:<width$}  {:<6} {:>8}",
@@ -298,7 +306,9 @@ async fn proxy_a_call(c: &Ctx) -> Result<String, String> {
     check(status == 200, || format!("status {status}"))?;
     check(contacts == 2, || format!("{contacts} contacts in {body}"))?;
     let version = uuid::Uuid::parse_str(&id).map(|u| u.get_version_num());
-    check(version == Ok(7), || format!("X-Request-Id {id:?} is not a UUIDv7"))?;
+    check(version == Ok(7), || {
+        format!("X-Request-Id {id:?} is not a UUIDv7")
+    })?;
     Ok(format!("200 with {contacts} contacts, X-Request-Id {id}"))
 }
 
@@ -323,8 +333,10 @@ async fn request_hygiene(c: &Ctx) -> Result<String, String> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let echo: tidegate_sandbox::echo::Echo =
-        response.json().await.map_err(|e| format!("echo body: {e}"))?;
+    let echo: tidegate_sandbox::echo::Echo = response
+        .json()
+        .await
+        .map_err(|e| format!("echo body: {e}"))?;
     check(status == 200, || format!("status {status}"))?;
     check(echo.method == "POST", || format!("method {}", echo.method))?;
     check(echo.path == "/echo/demo", || format!("path {}", echo.path))?;
@@ -342,7 +354,9 @@ async fn request_hygiene(c: &Ctx) -> Result<String, String> {
             format!("{stripped} reached the upstream")
         })?;
     }
-    check(id == "demo-req-42", || format!("X-Request-Id echoed as {id:?}"))?;
+    check(id == "demo-req-42", || {
+        format!("X-Request-Id echoed as {id:?}")
+    })?;
     Ok(format!(
         "upstream got POST {}?{} with the body; Authorization and hop-by-hop stripped; X-Request-Id {id}",
         echo.path,
@@ -362,7 +376,10 @@ async fn unknown_connector(c: &Ctx) -> Result<String, String> {
     check(status == 404 && body["code"] == "unknown_connector", || {
         format!("{status} {body}")
     })?;
-    Ok(format!("{status} code={} detail={}", body["code"], body["detail"]))
+    Ok(format!(
+        "{status} code={} detail={}",
+        body["code"], body["detail"]
+    ))
 }
 
 async fn wrong_api_key(c: &Ctx) -> Result<String, String> {
@@ -396,7 +413,10 @@ async fn payload_too_large(c: &Ctx) -> Result<String, String> {
     check(status == 413 && body["code"] == "payload_too_large", || {
         format!("{status} {body}")
     })?;
-    Ok(format!("2 MiB against a 1 MiB limit: {status} code={}", body["code"]))
+    Ok(format!(
+        "2 MiB against a 1 MiB limit: {status} code={}",
+        body["code"]
+    ))
 }
 
 async fn upstream_reset(c: &Ctx) -> Result<String, String> {

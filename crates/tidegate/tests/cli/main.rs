@@ -13,7 +13,8 @@ use std::{
 
 fn tidegate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidegate"));
-    cmd.env_remove("TIDEGATE_CONFIG").env("TIDEGATE_LOG", "warn");
+    cmd.env_remove("TIDEGATE_CONFIG")
+        .env("TIDEGATE_LOG", "warn");
     cmd
 }
 
@@ -64,7 +65,10 @@ timeout = "15 parsecs"
             (line, col)
         })
         .collect();
-    assert_eq!(locations.iter().map(|l| l.0).collect::<Vec<_>>(), [3, 6, 10]);
+    assert_eq!(
+        locations.iter().map(|l| l.0).collect::<Vec<_>>(),
+        [3, 6, 10]
+    );
     assert!(lines[0].contains("bogus_key"));
     assert!(lines[1].contains("TIDEGATE_TEST_SURELY_UNSET_VAR"));
     assert!(lines[2].contains("15 parsecs"));
@@ -86,8 +90,16 @@ base_url = "https://api.example.com"
 "#,
     );
     for args in [
-        vec!["check".into(), "--config".into(), path.clone().into_os_string()],
-        vec!["--config".into(), path.clone().into_os_string(), "check".into()],
+        vec![
+            "check".into(),
+            "--config".into(),
+            path.clone().into_os_string(),
+        ],
+        vec![
+            "--config".into(),
+            path.clone().into_os_string(),
+            "check".into(),
+        ],
     ] {
         let out = tidegate().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -103,7 +115,11 @@ base_url = "https://api.example.com"
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let out = tidegate().arg("check").current_dir(dir.path()).output().unwrap();
+    let out = tidegate()
+        .arg("check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
 
@@ -178,7 +194,12 @@ auth = {{ type = "none" }}
         ),
     );
     let mut serve = tidegate()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+        ])
         .arg(&path)
         .spawn()
         .unwrap();
