@@ -121,6 +121,8 @@ admin_key = "adm"
 api_keys = ["prod-1", "prod-2"]
 [environments.staging]
 api_keys = ["stage-1"]
+[connectors.crm]
+base_url = "https://api.example.com"
 "#;
         let config = Config::from_str(toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
         let keys = ApiKeys::from_config(&config);
