@@ -455,3 +455,44 @@ async fn vault_account_events_are_delivered_durably() {
     assert_eq!(body["integrated_account_id"], "acc_7");
     assert_all_signed(&caps);
 }
+
+#[tokio::test]
+async fn a_hanging_receiver_hits_the_delivery_timeout_and_is_retried() {
+    let (store, _dir, _) = sqlite_store().await;
+    let receiver = Receiver::start(Mode::Hang, 0).await;
+    let clock = ManualClock::starting_now();
+    let mut policy = short_policy(3);
+    policy.timeout = Duration::from_millis(300);
+    let q = queue(
+        store.clone(),
+        kek(),
+        policy,
+        &receiver.url(),
+        Arc::new(clock.clone()),
+    );
+    q.publish(&event(1)).await.unwrap();
+    let w = DeliveryWorker::new(q);
+    assert_eq!(
+        w.run_once().await.unwrap(),
+        1,
+        "the round ends although the receiver hangs"
+    );
+    let stats = w.stats();
+    assert_eq!(stats.retried.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        stats.delivered.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    let rows = store.rows().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].1.as_str(), rows[0].2),
+        ("pending", 1),
+        "one attempt recorded, retry scheduled"
+    );
+    assert!(
+        rows[0].3 > Clock::now_ms(&clock),
+        "next attempt is in the future"
+    );
+    receiver.stop();
+}

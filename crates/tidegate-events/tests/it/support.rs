@@ -79,6 +79,8 @@ pub enum Mode {
     Down = 2,
     /// 410 always.
     Gone = 3,
+    /// Never answers within any reasonable timeout (60 s).
+    Hang = 4,
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +160,10 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
             }
         }
         2 => (503, None),
+        4 => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            (204, None)
+        }
         _ => (410, None),
     };
     r.captured.lock().unwrap().push(Captured {
