@@ -192,8 +192,14 @@ impl Redactor {
 
     /// Whether a header of this name is logged as `[REDACTED]`.
     pub fn is_secret_header(&self, name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
-        self.inner.headers.contains(&lower)
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.is_secret_lower_header(&name.to_ascii_lowercase());
+        }
+        self.is_secret_lower_header(name)
+    }
+
+    fn is_secret_lower_header(&self, lower: &str) -> bool {
+        self.inner.headers.iter().any(|h| h == lower)
             || SECRET_HEADER_FRAGMENTS.iter().any(|f| lower.contains(f))
     }
 
@@ -212,7 +218,8 @@ impl Redactor {
         let mut out = RedactedHeaders::default();
         for name in headers.keys() {
             let key = name.as_str();
-            if self.is_secret_header(key) {
+            // `HeaderName`s are lower case already.
+            if self.is_secret_lower_header(key) {
                 out.headers.insert(key.to_owned(), REDACTED.to_owned());
                 out.redacted.push(key.to_owned());
                 continue;

@@ -28,7 +28,9 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     // `TIDEGATE_BOUNDARY_LOG=off` exists only to measure the log's cost
     // (benches/proxy_throughput.sh LOG_COMPARE=1); it is announced loudly.
     let boundary_log = if std::env::var_os("TIDEGATE_BOUNDARY_LOG").is_some_and(|v| v == "off") {
-        tracing::warn!("TIDEGATE_BOUNDARY_LOG=off: the boundary log is DISABLED (benchmarking only)");
+        tracing::warn!(
+            "TIDEGATE_BOUNDARY_LOG=off: the boundary log is DISABLED (benchmarking only)"
+        );
         None
     } else {
         let (log, _detached_writer) = tidegate_stack::boundary_log::start(&config.logging)
@@ -39,6 +41,7 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     if let Some(trail) = trail {
         builder = builder.extension(trail);
     }
+    let log_sink = boundary_log.as_ref().map(|log| log.sink.clone());
     builder = builder.shared(tidegate_stack::Shared {
         vault: vault.clone(),
         boundary_log,
@@ -58,6 +61,10 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     app.serve(listener, shutdown_signal())
         .await
         .map_err(|e| Failure::Runtime(format!("server failed: {e}")))?;
+    if let Some(sink) = log_sink {
+        // The last boundary-log lines, bounded so a stuck disk cannot hold the exit.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.flush()).await;
+    }
     tracing::info!("tidegate gateway stopped");
     Ok(())
 }
@@ -65,15 +72,24 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
 /// Opens the credential vault (store, locks, master key). Without a master key the gateway
 /// still serves `auth = none` connectors (with a warning), but refuses to start when a
 /// connector needs stored credentials.
-async fn open_vault(config: &tidegate_config::Config) -> Result<Option<tidegate_vault::Vault>, Failure> {
+async fn open_vault(
+    config: &tidegate_config::Config,
+) -> Result<Option<tidegate_vault::Vault>, Failure> {
     let events = std::sync::Arc::new(tidegate_vault::from_config::webhook_sink(config));
     match tidegate_vault::Vault::open(config, events).await {
         Ok(vault) => Ok(Some(vault)),
-        Err(e) if !config.connectors.values().any(|c| c.auth.stores_credentials()) => {
+        Err(e)
+            if !config
+                .connectors
+                .values()
+                .any(|c| c.auth.stores_credentials()) =>
+        {
             tracing::warn!(error = %e, "credential vault unavailable; only auth = none connectors work (run `tidegate keys init`)");
             Ok(None)
         }
-        Err(e) => Err(Failure::Runtime(format!("credential vault: {e} (create a master key with `tidegate keys init`)"))),
+        Err(e) => Err(Failure::Runtime(format!(
+            "credential vault: {e} (create a master key with `tidegate keys init`)"
+        ))),
     }
 }
 
