@@ -41,17 +41,25 @@ fn upstream() -> impl Service<
     service_fn(|_req: Req| async { Ok::<_, Error>(http::Response::new(body::empty())) })
 }
 
+/// Requests as they arrive in a connector stack: with their `RequestContext` (so every row
+/// pays the same request drop, and extension inserts find the map already allocated).
 fn get() -> Req {
-    http::Request::get("/v1/contacts")
+    let mut req = http::Request::get("/v1/contacts")
         .body(body::empty())
-        .unwrap()
+        .unwrap();
+    req.extensions_mut()
+        .insert(RequestContext::new("bench").with_account("acc_1"));
+    req
 }
 
 fn post() -> Req {
-    http::Request::post("/v1/contacts")
+    let mut req = http::Request::post("/v1/contacts")
         .header("content-length", "2")
         .body(body::full("{}"))
-        .unwrap()
+        .unwrap();
+    req.extensions_mut()
+        .insert(RequestContext::new("bench").with_account("acc_1"));
+    req
 }
 
 /// One call: readiness, call, and polls until done; returns the response status.
