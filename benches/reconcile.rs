@@ -69,6 +69,7 @@ async fn scenario(n: usize, page_size: u32) -> (f64, f64, u64, u64) {
         .unwrap();
     let toml = format!(
         r#"
+[server]
 [storage]
 url = "{url}"
 [claim_check]
@@ -88,6 +89,7 @@ id = "id"
 version = "version"
 next_page = "paging.next.after"
 since_format = "unix_ms"
+overlap = "2h"
 page_size = {page_size}
 "#,
         base = sandbox.base_url()
@@ -111,7 +113,11 @@ page_size = {page_size}
             version: "1".into(),
         })
         .collect();
-    events.store.mark_delivered(&keys, "webhook", 0).await.unwrap();
+    events
+        .store
+        .mark_delivered(&keys, "webhook", 0)
+        .await
+        .unwrap();
     drop(keys);
     let stacks = tidegate_stack::Stacks::from_config_value(config).unwrap();
     let reconciler = Reconciler::new(
