@@ -39,6 +39,7 @@
 pub mod echo;
 pub mod faults;
 pub mod ratelimit;
+pub mod receiver;
 pub mod records;
 pub mod stream;
 pub mod webhooks;

@@ -1,7 +1,14 @@
 //! `tidegate serve [--listen ADDR]`: runs the gateway until SIGINT/SIGTERM, then drains
 //! in-flight requests (bounded by `server.shutdown_grace`) and exits 0.
+//!
+//! [`assemble`] builds the complete gateway (vault, events runtime, admin trail, boundary
+//! log) from a config; `serve` and `demo` both use it, so the demo runs exactly what `serve`
+//! runs.
 
-use std::{net::SocketAddr, path::Path};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use tidegate_crypto::MasterKey;
+use tidegate_events::wiring::EventsRuntime;
 
 use super::{Failure, load_config, stack_failure};
 
@@ -13,6 +20,80 @@ pub struct Args {
     pub listen: Option<SocketAddr>,
 }
 
+/// A gateway assembled from a config, not yet serving.
+pub struct Assembled {
+    /// The axum application.
+    pub app: tidegate_gateway::App,
+    /// The credential vault (`None`: no master key and only `auth = none` connectors).
+    pub vault: Option<tidegate_vault::Vault>,
+    /// Webhooks, events and the claim check (`None`: no master key, see [`assemble`]).
+    pub events: Option<EventsRuntime>,
+    /// The boundary log's sink (flushed at exit).
+    pub log_sink: Option<tidegate_observe::LogSink>,
+}
+
+/// Builds the gateway `config` describes.
+///
+/// The master key (KEK) seals both stored credentials and queued events, so without one:
+/// a config with a connector that stores credentials is refused; otherwise the gateway runs
+/// WITHOUT the events runtime (no `/webhooks/*`, `/claims/*` and no event delivery) and says
+/// so in a warning. Running events with a throw-away key instead would queue events that no
+/// restarted process could read — losing them silently, which is worse than not accepting them.
+pub async fn assemble(
+    config: tidegate_config::Config,
+    config_path: &Path,
+    boundary_log: bool,
+) -> Result<Assembled, Failure> {
+    let kek = load_master_key(&config)?;
+    let events = match &kek {
+        Some(kek) => Some(open_events(&config, kek.clone()).await?),
+        None => None,
+    };
+    let vault = match &events {
+        Some(events) => Some(
+            tidegate_vault::Vault::open(&config, Arc::new(events.vault_sink()))
+                .await
+                .map_err(|e| Failure::Runtime(format!("credential vault: {e}")))?,
+        ),
+        None => None,
+    };
+    let trail = open_trail(&config).await?;
+    // One JSON line per upstream exchange to stdout or `logging.file` (CONTRACT §6). The
+    // writer thread flushes after every burst and ends with the process.
+    let boundary_log = if !boundary_log {
+        None
+    } else {
+        let (log, _detached_writer) = tidegate_stack::boundary_log::start(&config.logging)
+            .map_err(|e| Failure::Runtime(format!("cannot open the boundary log: {e}")))?;
+        Some(log)
+    };
+    let log_sink = boundary_log.as_ref().map(|log| log.sink.clone());
+    let mut builder = tidegate_gateway::App::builder(config);
+    if let Some(trail) = trail {
+        builder = builder.extension(trail);
+    }
+    builder = builder.shared(tidegate_stack::Shared {
+        vault: vault.clone(),
+        boundary_log,
+        ..Default::default()
+    });
+    if let Some(vault) = vault.clone() {
+        builder = tidegate_gateway::vault::install(builder, vault);
+    }
+    if let Some(events) = &events {
+        // `/webhooks/*` (provider-signed) and `/claims/*` (single-use signed URL): no API
+        // key by design.
+        builder = builder.merge(events.router());
+    }
+    let app = builder.build().map_err(|e| stack_failure(config_path, e))?;
+    Ok(Assembled {
+        app,
+        vault,
+        events,
+        log_sink,
+    })
+}
+
 /// Runs the gateway.
 pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     let mut config = load_config(config_path)?;
@@ -20,37 +101,26 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
         config.server.listen = listen;
     }
     let listen = config.server.listen;
-    let vault = open_vault(&config).await?;
-    let _refresher = vault.as_ref().map(tidegate_vault::Vault::spawn_refresher);
-    let trail = open_trail(&config).await?;
-    // One JSON line per upstream exchange to stdout or `logging.file` (CONTRACT §6). The
-    // writer thread flushes after every burst and ends with the process.
     // `TIDEGATE_BOUNDARY_LOG=off` exists only to measure the log's cost
     // (benches/proxy_throughput.sh LOG_COMPARE=1); it is announced loudly.
-    let boundary_log = if std::env::var_os("TIDEGATE_BOUNDARY_LOG").is_some_and(|v| v == "off") {
+    let log_off = std::env::var_os("TIDEGATE_BOUNDARY_LOG").is_some_and(|v| v == "off");
+    if log_off {
         tracing::warn!(
             "TIDEGATE_BOUNDARY_LOG=off: the boundary log is DISABLED (benchmarking only)"
         );
-        None
-    } else {
-        let (log, _detached_writer) = tidegate_stack::boundary_log::start(&config.logging)
-            .map_err(|e| Failure::Runtime(format!("cannot open the boundary log: {e}")))?;
-        Some(log)
-    };
-    let mut builder = tidegate_gateway::App::builder(config);
-    if let Some(trail) = trail {
-        builder = builder.extension(trail);
     }
-    let log_sink = boundary_log.as_ref().map(|log| log.sink.clone());
-    builder = builder.shared(tidegate_stack::Shared {
-        vault: vault.clone(),
-        boundary_log,
-        ..Default::default()
-    });
-    if let Some(vault) = vault {
-        builder = tidegate_gateway::vault::install(builder, vault);
+    let assembled = assemble(config, config_path, !log_off).await?;
+    let _refresher = assembled
+        .vault
+        .as_ref()
+        .map(tidegate_vault::Vault::spawn_refresher);
+    if let Some(events) = &assembled.events {
+        tokio::spawn(events.worker().run(
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            shutdown_signal(),
+        ));
     }
-    let app = builder.build().map_err(|e| stack_failure(config_path, e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
@@ -58,39 +128,52 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     tracing::info!(listen = %local, "tidegate gateway listening");
-    app.serve(listener, shutdown_signal())
+    assembled
+        .app
+        .serve(listener, shutdown_signal())
         .await
         .map_err(|e| Failure::Runtime(format!("server failed: {e}")))?;
-    if let Some(sink) = log_sink {
+    if let Some(sink) = assembled.log_sink {
         // The last boundary-log lines, bounded so a stuck disk cannot hold the exit.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.flush()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), sink.flush()).await;
     }
     tracing::info!("tidegate gateway stopped");
     Ok(())
 }
 
-/// Opens the credential vault (store, locks, master key). Without a master key the gateway
-/// still serves `auth = none` connectors (with a warning), but refuses to start when a
-/// connector needs stored credentials.
-async fn open_vault(
-    config: &tidegate_config::Config,
-) -> Result<Option<tidegate_vault::Vault>, Failure> {
-    let events = std::sync::Arc::new(tidegate_vault::from_config::webhook_sink(config));
-    match tidegate_vault::Vault::open(config, events).await {
-        Ok(vault) => Ok(Some(vault)),
+/// Loads the master key. Missing is an error when a connector needs stored credentials;
+/// otherwise a warning, and the gateway runs without a vault and without events.
+fn load_master_key(config: &tidegate_config::Config) -> Result<Option<Arc<MasterKey>>, Failure> {
+    match tidegate_vault::from_config::key_source(&config.keys).load() {
+        Ok(key) => Ok(Some(Arc::new(key))),
         Err(e)
             if !config
                 .connectors
                 .values()
                 .any(|c| c.auth.stores_credentials()) =>
         {
-            tracing::warn!(error = %e, "credential vault unavailable; only auth = none connectors work (run `tidegate keys init`)");
+            tracing::warn!(error = %e, "no master key: only auth = none connectors work, and \
+                inbound webhooks, events and the claim check are OFF (run `tidegate keys init`)");
             Ok(None)
         }
         Err(e) => Err(Failure::Runtime(format!(
-            "credential vault: {e} (create a master key with `tidegate keys init`)"
+            "master key: {e} (create one with `tidegate keys init`)"
         ))),
     }
+}
+
+/// The events runtime: inbound webhooks, the durable delivery queue and the claim check.
+async fn open_events(
+    config: &tidegate_config::Config,
+    kek: Arc<MasterKey>,
+) -> Result<EventsRuntime, Failure> {
+    let store = tidegate_vault::store::open_store(&config.storage.url)
+        .await
+        .map_err(|e| Failure::Runtime(format!("storage: {e}")))?;
+    let accounts = Arc::new(tidegate_events::vault::VaultAccounts::new(store));
+    EventsRuntime::from_config(config, kek, accounts)
+        .await
+        .map_err(|e| Failure::Runtime(format!("events: {e}")))
 }
 
 /// Opens the admin audit trail (tidegate-audit), to which the gateway appends every `/admin`
@@ -109,7 +192,6 @@ async fn open_trail(
         Err(e) => Err(Failure::Runtime(format!("admin audit trail: {e}"))),
     }
 }
-
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

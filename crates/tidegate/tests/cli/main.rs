@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod serve_events;
 mod vault_multiprocess;
 
 use std::{
