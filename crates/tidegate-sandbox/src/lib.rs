@@ -38,6 +38,8 @@
 
 pub mod echo;
 pub mod faults;
+pub mod idempotency;
+pub mod oauth;
 pub mod ratelimit;
 pub mod receiver;
 pub mod records;
