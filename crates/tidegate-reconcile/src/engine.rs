@@ -36,9 +36,43 @@ use crate::{
     store::{InProgress, StateError, StateStore},
 };
 
+/// How the engine waits (rate limits, open circuits, backoff). Default: `tokio::time::sleep`;
+/// tests inject one that records the requested delays instead of sleeping.
+#[derive(Clone)]
+pub struct Sleeper(
+    Arc<dyn Fn(Duration) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>,
+);
+
+impl Sleeper {
+    /// Waits with `f`.
+    pub fn new(
+        f: impl Fn(Duration) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(f))
+    }
+
+    async fn sleep(&self, d: Duration) {
+        (self.0)(d).await
+    }
+}
+
+impl Default for Sleeper {
+    fn default() -> Self {
+        Self::new(|d| Box::pin(tokio::time::sleep(d)))
+    }
+}
+
+impl std::fmt::Debug for Sleeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sleeper")
+    }
+}
+
 /// Knobs of a run (defaults suit production; tests shorten them).
 #[derive(Clone, Debug)]
 pub struct RunOptions {
+    /// How waits are performed.
+    pub sleeper: Sleeper,
     /// Retries of one page after a retryable failure (not counting rate-limit waits).
     pub max_retries: usize,
     /// First backoff delay after a retryable failure.
@@ -60,6 +94,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
+            sleeper: Sleeper::default(),
             max_retries: 5,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
@@ -257,6 +292,37 @@ impl Reconciler {
             options: RunOptions::default(),
             running: Arc::default(),
         })
+    }
+
+    /// A reconciler over explicit services (tests, embedding): `(connector, service, spec)`.
+    pub fn from_services(
+        targets: impl IntoIterator<Item = (String, ConnectorService, Spec)>,
+        publisher: EventPublisher,
+        state: StateStore,
+        accounts: Arc<dyn AccountDirectory>,
+    ) -> Self {
+        Self {
+            targets: Arc::new(
+                targets
+                    .into_iter()
+                    .map(|(name, service, spec)| {
+                        (
+                            name,
+                            Target {
+                                service,
+                                spec: Arc::new(spec),
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            publisher,
+            state,
+            accounts,
+            lock: None,
+            options: RunOptions::default(),
+            running: Arc::default(),
+        }
     }
 
     /// Serializes runs of one account across processes with this lock backend (the vault's:
@@ -648,14 +714,14 @@ impl Reconciler {
                     tracing::info!(target: "tidegate::reconcile", connector = ctx.connector,
                         account = ctx.account, why, wait_ms = wait.as_millis() as u64, "waiting");
                     progress.waiting(why, wait);
-                    tokio::time::sleep(wait).await;
+                    o.sleeper.sleep(wait).await;
                 }
                 Failure::Retry(e) => match backoff.next() {
                     Some(d) => {
                         tracing::info!(target: "tidegate::reconcile", connector = ctx.connector,
                             error = %e, backoff_ms = d.as_millis() as u64, "retrying page");
                         progress.waiting("retry", d);
-                        tokio::time::sleep(d).await;
+                        o.sleeper.sleep(d).await;
                     }
                     None => return Err(e),
                 },

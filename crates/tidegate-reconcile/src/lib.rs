@@ -38,7 +38,9 @@ pub mod status;
 pub mod store;
 pub mod wiring;
 
-pub use engine::{NoProgress, PageProgress, Progress, Reconciler, RunError, RunOptions, RunReport};
+pub use engine::{
+    NoProgress, PageProgress, Progress, Reconciler, RunError, RunOptions, RunReport, Sleeper,
+};
 pub use scheduler::Scheduler;
 pub use status::ReconcileStatus;
 pub use tidegate_events::ledger::DEFAULT_RETENTION as LEDGER_RETENTION;
