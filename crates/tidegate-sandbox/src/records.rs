@@ -256,7 +256,7 @@ async fn list(State(store): State<RecordStore>, Query(q): Query<ListQuery>) -> R
         let g = store.lock();
         (g.rate_limit_every, g.rate_limit_interval_ms)
     };
-    if every.is_some_and(|e| n % e == 0) {
+    if every.is_some_and(|e| n.is_multiple_of(e)) {
         store.rate_limited.fetch_add(1, Ordering::Relaxed);
         let mut resp = (
             StatusCode::TOO_MANY_REQUESTS,
@@ -434,7 +434,7 @@ mod tests {
         let before = store.list_requests();
         let (s1, _, _) = get_json(&router, "/v1/records?limit=1").await;
         let (s2, b2, h2) = get_json(&router, "/v1/records?limit=1").await;
-        let ok_then_limited = if (before + 1) % 2 == 0 {
+        let ok_then_limited = if (before + 1).is_multiple_of(2) {
             (s2, s1)
         } else {
             (s1, s2)
