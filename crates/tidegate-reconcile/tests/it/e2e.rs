@@ -69,6 +69,31 @@ async fn dropped_webhooks_are_caught_exactly_once_and_no_payload_is_stored() {
         "every delivery carried a valid signature"
     );
 
+    // A late webhook for a version reconciliation already announced: acknowledged as a
+    // duplicate by the ledger (200), nothing delivered again.
+    let late = h
+        .receiver
+        .events()
+        .into_iter()
+        .find(|e| e["data"]["source"] == "reconciliation")
+        .unwrap();
+    let (id, version) = (
+        late["data"]["id"].as_str().unwrap().to_owned(),
+        late["data"]["version"].as_str().unwrap().to_owned(),
+    );
+    let status = tidegate_sandbox::webhooks::fire(
+        &format!("{}/webhooks/crm/{ACCOUNT}", h.gateway),
+        tidegate_sandbox::webhooks::WebhookScheme::StandardWebhooks,
+        SECRET,
+        &tidegate_sandbox::records::RecordStore::webhook_body(&id, &version),
+        std::time::SystemTime::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "acknowledged, not queued");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(h.receiver.events().len(), 2_000);
+
     // A third run finds nothing new.
     let again = r.run("crm", ACCOUNT, &NoProgress).await.unwrap();
     assert_eq!((again.scanned, again.missed), (10_000, 0));
