@@ -31,7 +31,11 @@ async fn list(State(state): State<AppState>) -> Response {
         Ok(rows) => Json(serde_json::json!({ "enabled": true, "reconcile": rows })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "reconcile status unavailable");
-            crate::problem(ErrorCode::InternalError, "reconciliation status unavailable", None)
+            crate::problem(
+                ErrorCode::InternalError,
+                "reconciliation status unavailable",
+                None,
+            )
         }
     }
 }

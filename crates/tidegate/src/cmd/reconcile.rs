@@ -126,11 +126,17 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     let rt = |e: &dyn std::fmt::Display| Failure::Runtime(e.to_string());
     let kek = tidegate_vault::from_config::key_source(&config.keys)
         .load()
-        .map_err(|e| Failure::Runtime(format!("master key: {e} (create one with `tidegate keys init`)")))?;
+        .map_err(|e| {
+            Failure::Runtime(format!(
+                "master key: {e} (create one with `tidegate keys init`)"
+            ))
+        })?;
     let accounts_store = tidegate_vault::store::open_store(&config.storage.url)
         .await
         .map_err(|e| rt(&e))?;
-    let directory = Arc::new(tidegate_events::vault::VaultAccounts::new(accounts_store.clone()));
+    let directory = Arc::new(tidegate_events::vault::VaultAccounts::new(
+        accounts_store.clone(),
+    ));
     let events = tidegate_events::wiring::EventsRuntime::from_config(
         &config,
         Arc::new(kek),
@@ -240,7 +246,9 @@ async fn reconcile_all(
 /// Keeps reconciling on the connector's schedule until SIGINT/SIGTERM.
 async fn schedule_loop(reconciler: &Reconciler, connector: &str, accounts: &[String]) {
     let Some(schedule) = reconciler.spec(connector).and_then(|s| s.schedule.clone()) else {
-        eprintln!("note: connectors.{connector}.reconcile has no `every` or `cron`; exiting after one run");
+        eprintln!(
+            "note: connectors.{connector}.reconcile has no `every` or `cron`; exiting after one run"
+        );
         return;
     };
     let mut anchor = tidegate_reconcile::engine::now_ms();
