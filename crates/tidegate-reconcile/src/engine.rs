@@ -235,6 +235,8 @@ struct Target {
 #[derive(Clone)]
 pub struct Reconciler {
     targets: Arc<HashMap<String, Target>>,
+    /// Connectors that exist but declare no `[reconcile]`.
+    undeclared: Arc<HashSet<String>>,
     publisher: EventPublisher,
     state: StateStore,
     accounts: Arc<dyn AccountDirectory>,
@@ -270,7 +272,11 @@ impl Reconciler {
     ) -> Result<Self, String> {
         let engine = Arc::new(JsonataEngine::default());
         let mut targets = HashMap::new();
+        let mut undeclared = HashSet::new();
         for c in stacks.connectors() {
+            if c.config().reconcile.is_none() {
+                undeclared.insert(c.name().to_string());
+            }
             if let Some(spec) = Spec::compile(&engine, c.config())
                 .map_err(|e| format!("connectors.{}.{e}", c.name()))?
             {
@@ -285,6 +291,7 @@ impl Reconciler {
         }
         Ok(Self {
             targets: Arc::new(targets),
+            undeclared: Arc::new(undeclared),
             publisher,
             state,
             accounts,
@@ -316,6 +323,7 @@ impl Reconciler {
                     })
                     .collect(),
             ),
+            undeclared: Arc::default(),
             publisher,
             state,
             accounts,
@@ -389,7 +397,7 @@ impl Reconciler {
         progress: &dyn Progress,
     ) -> Result<RunReport, RunError> {
         let target = self.targets.get(connector).cloned().ok_or_else(|| {
-            if self.targets.is_empty() {
+            if self.undeclared.contains(connector) {
                 RunError::NotDeclared(connector.to_owned())
             } else {
                 RunError::UnknownConnector(connector.to_owned())
