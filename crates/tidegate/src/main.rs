@@ -60,7 +60,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The demo narrates the warnings it provokes (an opened breaker, a revoked grant, a
+    // forged webhook) itself, so its default log level is `error`.
+    init_tracing(if matches!(cli.command, Command::Demo(_)) {
+        "error"
+    } else {
+        "info"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,10 +96,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Diagnostics to stderr, filtered by `TIDEGATE_LOG` (default `info`).
-fn init_tracing() {
+/// Diagnostics to stderr, filtered by `TIDEGATE_LOG` (default `default_level`).
+fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -30,6 +30,9 @@ pub struct Assembled {
     pub events: Option<EventsRuntime>,
     /// The boundary log's sink (flushed at exit).
     pub log_sink: Option<tidegate_observe::LogSink>,
+    /// What the app's stacks share (pool, breakers, vault): stacks built with it elsewhere
+    /// (reconciliation) see the same breakers and credentials.
+    pub shared: tidegate_stack::Shared,
 }
 
 /// Builds the gateway `config` describes.
@@ -72,11 +75,12 @@ pub async fn assemble(
     if let Some(trail) = trail {
         builder = builder.extension(trail);
     }
-    builder = builder.shared(tidegate_stack::Shared {
+    let shared = tidegate_stack::Shared {
         vault: vault.clone(),
         boundary_log,
         ..Default::default()
-    });
+    };
+    builder = builder.shared(shared.clone());
     if let Some(vault) = vault.clone() {
         builder = tidegate_gateway::vault::install(builder, vault);
     }
@@ -91,6 +95,7 @@ pub async fn assemble(
         vault,
         events,
         log_sink,
+        shared,
     })
 }
 
