@@ -88,6 +88,7 @@ pub async fn one_refresh_for_many(c: &Ctx) -> StepResult {
         "   stored account acc_expired whose token expired at {EXPIRED}"
     ));
     let refreshes_before = c.oauth.refreshes();
+    let token_calls_before = c.sandbox.counters().get("/oauth/token");
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..CALLERS {
         let request = c.proxy(Method::GET, "/hubspot/echo/expired", Some("acc_expired"));
@@ -106,8 +107,9 @@ pub async fn one_refresh_for_many(c: &Ctx) -> StepResult {
         tokens.insert(echo.header("authorization").unwrap_or_default().to_owned());
     }
     let refreshes = c.oauth.refreshes() - refreshes_before;
+    let token_calls = c.sandbox.counters().get("/oauth/token") - token_calls_before;
     c.say(format!(
-        "   {ok}/{CALLERS} answered 200; token endpoint refreshes: {refreshes}; distinct tokens the upstream saw: {}",
+        "   {ok}/{CALLERS} answered 200; token endpoint calls: {token_calls} ({refreshes} successful refresh); distinct tokens the upstream saw: {}",
         tokens.len()
     ));
     check(ok == CALLERS, || format!("only {ok}/{CALLERS} succeeded"))?;
