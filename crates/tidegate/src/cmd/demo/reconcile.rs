@@ -9,7 +9,6 @@ use tidegate_sandbox::records::WebhookTarget;
 use super::{
     Ctx, NotPassed, StepResult, check,
     events::{RECORDS_ACCOUNT, ensure_records_account},
-    progress::Spinner,
     setup::RECORDS_WEBHOOK_SECRET,
 };
 
@@ -51,7 +50,6 @@ async fn run(c: &Ctx) -> StepResult {
     )
     .await
     .map_err(|e| format!("cannot build the reconciler: {e}"))?;
-    let spinner = Spinner::start("reconciling");
 
     c.records.seed(RECORDS, now_ms() - 3_600_000);
     let initial = reconciler
@@ -120,7 +118,6 @@ async fn run(c: &Ctx) -> StepResult {
         .await;
     // Give a stray duplicate the chance to show up before judging "exactly".
     tokio::time::sleep(Duration::from_millis(200)).await;
-    spinner.finish();
     let all = c.receiver.events();
     let recovered: Vec<_> = all
         .iter()
