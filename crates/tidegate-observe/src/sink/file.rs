@@ -6,7 +6,7 @@
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{self, Write},
+    io::{self, BufWriter, Write},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -22,7 +22,8 @@ pub struct RotatingFile {
     path: PathBuf,
     retention: Option<Duration>,
     clock: Clock,
-    file: File,
+    /// Buffered: the writer flushes after each burst, so a burst is one write(2), not one per line.
+    file: BufWriter<File>,
     /// The UTC day the current file's lines belong to.
     day: Date,
 }
@@ -48,7 +49,7 @@ impl RotatingFile {
                 rotate_to(&path, written.date())?;
             }
         }
-        let file = open_append(&path)?;
+        let file = BufWriter::with_capacity(64 * 1024, open_append(&path)?);
         let this = RotatingFile {
             path,
             retention,
@@ -66,7 +67,7 @@ impl RotatingFile {
         if today != self.day {
             self.file.flush()?;
             rotate_to(&self.path, self.day)?;
-            self.file = open_append(&self.path)?;
+            self.file = BufWriter::with_capacity(64 * 1024, open_append(&self.path)?);
             self.day = today;
             self.apply_retention()?;
         }

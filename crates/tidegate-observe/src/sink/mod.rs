@@ -105,7 +105,8 @@ impl LogSink {
         let (sink, rx) = LogSink::channel(capacity);
         let flushed = sink.flushed.clone();
         let writer: Box<dyn LineWriter> = match target {
-            SinkTarget::Stdout => Box::new(io::stdout()),
+            // Rust's stdout is line-buffered (one write(2) per line); batch instead.
+            SinkTarget::Stdout => Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
             SinkTarget::File { path, retention } => Box::new(RotatingFile::open(
                 path,
                 retention,
@@ -188,12 +189,12 @@ trait LineWriter: Send {
     fn flush_lines(&mut self) -> io::Result<()>;
 }
 
-impl LineWriter for io::Stdout {
+impl LineWriter for io::BufWriter<io::Stdout> {
     fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.lock().write_all(line)
+        self.write_all(line)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
-        self.lock().flush()
+        self.flush()
     }
 }
 
