@@ -18,18 +18,27 @@ use tidegate_audit::trail::{Actor, Outcome, Trail, actions};
 use tidegate_audit::{AuditInput, Report};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn report_build(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tidegate.toml");
     let src = std::fs::read_to_string(&path).unwrap();
-    let config = tidegate_config::Config::from_str(&src, &path, &|v| Some(format!("bench-{v}"))).unwrap();
+    let config =
+        tidegate_config::Config::from_str(&src, &path, &|v| Some(format!("bench-{v}"))).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let live = LiveState::not_probed(&config, now);
     c.bench_function("audit/report_build", |b| {
         b.iter(|| {
-            let report = Report::build(&AuditInput { config: &config, raw_source: Some(&src), live: &live, now });
+            let report = Report::build(&AuditInput {
+                config: &config,
+                raw_source: Some(&src),
+                live: &live,
+                now,
+            });
             let md = render(&report, Format::Markdown);
             let json = render(&report, Format::Json);
             std::hint::black_box((md.len(), json.len()))
@@ -45,7 +54,13 @@ fn trail(c: &mut Criterion) {
     let actor = Actor::admin_key("bench-admin-key");
     c.bench_function("audit/trail_append_sqlite", |b| {
         b.iter(|| {
-            rt.block_on(trail.append(&actor, actions::ACCOUNT_PUT, "account:acc_bench", Outcome::Ok)).unwrap()
+            rt.block_on(trail.append(
+                &actor,
+                actions::ACCOUNT_PUT,
+                "account:acc_bench",
+                Outcome::Ok,
+            ))
+            .unwrap()
         })
     });
 
@@ -54,7 +69,15 @@ fn trail(c: &mut Criterion) {
     let trail10k = rt.block_on(Trail::connect(&url10k)).unwrap();
     rt.block_on(async {
         for i in 0..10_000 {
-            trail10k.append(&actor, actions::ADMIN_REQUEST, &format!("GET /admin/accounts/acc_{i}"), Outcome::Ok).await.unwrap();
+            trail10k
+                .append(
+                    &actor,
+                    actions::ADMIN_REQUEST,
+                    &format!("GET /admin/accounts/acc_{i}"),
+                    Outcome::Ok,
+                )
+                .await
+                .unwrap();
         }
     });
     let mut group = c.benchmark_group("audit");

@@ -43,7 +43,10 @@ fn request() -> Request<Body> {
     let mut req = Request::builder()
         .method("GET")
         .uri("https://api.hubapi.com/crm/v3/objects/contacts/123?properties=email&access_token=abc")
-        .header("authorization", "Bearer pat-na1-00000000-0000-0000-0000-000000000000")
+        .header(
+            "authorization",
+            "Bearer pat-na1-00000000-0000-0000-0000-000000000000",
+        )
         .header("accept", "application/json")
         .header("user-agent", "tidegate/0.1")
         .header("x-request-id", "req_987654321")

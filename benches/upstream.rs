@@ -33,7 +33,10 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         map.append(*k, HeaderValue::from_str(v).unwrap());
     }
     map.insert("content-type", HeaderValue::from_static("application/json"));
-    map.insert("date", HeaderValue::from_static("Sun, 29 Nov 2026 12:00:00 GMT"));
+    map.insert(
+        "date",
+        HeaderValue::from_static("Sun, 29 Nov 2026 12:00:00 GMT"),
+    );
     map.insert("x-request-id", HeaderValue::from_static("b1f6-22"));
     map
 }
@@ -44,11 +47,19 @@ fn settings(parts: RateLimitParts<'_>) -> RateLimitSettings {
 
 fn bench_headers(c: &mut Criterion) {
     let now = SystemTime::now();
-    let epoch = (now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 60).to_string();
+    let epoch = (now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60)
+        .to_string();
     let cases: Vec<(&str, RateLimitSettings, HeaderMap, StatusCode)> = vec![
         (
             "hubspot_triple",
-            settings(RateLimitParts { format: Some("hubspot"), ..Default::default() }),
+            settings(RateLimitParts {
+                format: Some("hubspot"),
+                ..Default::default()
+            }),
             headers(&[
                 ("x-hubspot-ratelimit-max", "100"),
                 ("x-hubspot-ratelimit-remaining", "97"),
@@ -65,19 +76,31 @@ fn bench_headers(c: &mut Criterion) {
                 reset_unit: Some("epoch_seconds"),
                 ..Default::default()
             }),
-            headers(&[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &epoch)]),
+            headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &epoch),
+            ]),
             StatusCode::TOO_MANY_REQUESTS,
         ),
         (
             "ietf_draft10_two_policies",
             RateLimitSettings::default(),
             headers(&[
-                ("ratelimit-policy", r#""burst";q=100;w=60,"daily";q=1000;w=86400"#),
+                (
+                    "ratelimit-policy",
+                    r#""burst";q=100;w=60,"daily";q=1000;w=86400"#,
+                ),
                 ("ratelimit", r#""burst";r=50;t=30, "daily";r=999;t=3600"#),
             ]),
             StatusCode::OK,
         ),
-        ("no_ratelimit_headers", RateLimitSettings::default(), headers(&[]), StatusCode::OK),
+        (
+            "no_ratelimit_headers",
+            RateLimitSettings::default(),
+            headers(&[]),
+            StatusCode::OK,
+        ),
     ];
     let mut group = c.benchmark_group("headers");
     for (name, settings, map, status) in cases {
@@ -101,7 +124,9 @@ const SALESFORCE_BODY: &[u8] =
 const HUBSPOT_BODY: &[u8] = br#"{"status":"error","message":"Property values were not valid","errors":[{"message":"Property \"nmae\" does not exist","in":"nmae"}],"category":"VALIDATION_ERROR","correlationId":"a43683b0-5717-4ceb-80b4-104d02915d8c"}"#;
 
 fn bench_errors(c: &mut Criterion) {
-    let ctx = RequestContext::new("salesforce").with_account("acc_1").with_request_id("req_1");
+    let ctx = RequestContext::new("salesforce")
+        .with_account("acc_1")
+        .with_request_id("req_1");
     let salesforce = ErrorSettings::compile(&ErrorExprs {
         code: Some("$[0].errorCode"),
         message: Some("$[0].message"),
@@ -120,32 +145,62 @@ fn bench_errors(c: &mut Criterion) {
     let mut group = c.benchmark_group("errors");
     group.bench_function("salesforce_403_rate_limited", |b| {
         b.iter(|| {
-            let p = normalize(&salesforce, StatusCode::FORBIDDEN, &map, black_box(SALESFORCE_BODY), Some(&ctx)).unwrap();
+            let p = normalize(
+                &salesforce,
+                StatusCode::FORBIDDEN,
+                &map,
+                black_box(SALESFORCE_BODY),
+                Some(&ctx),
+            )
+            .unwrap();
             black_box(p.to_json())
         })
     });
     group.bench_function("hubspot_400_validation", |b| {
         b.iter(|| {
-            let p = normalize(&hubspot, StatusCode::BAD_REQUEST, &map, black_box(HUBSPOT_BODY), Some(&ctx)).unwrap();
+            let p = normalize(
+                &hubspot,
+                StatusCode::BAD_REQUEST,
+                &map,
+                black_box(HUBSPOT_BODY),
+                Some(&ctx),
+            )
+            .unwrap();
             black_box(p.to_json())
         })
     });
     group.bench_function("no_expressions_text_body", |b| {
         let plain = ErrorSettings::default();
         b.iter(|| {
-            let p = normalize(&plain, StatusCode::BAD_GATEWAY, &map, black_box(b"<html>Bad gateway</html>"), Some(&ctx)).unwrap();
+            let p = normalize(
+                &plain,
+                StatusCode::BAD_GATEWAY,
+                &map,
+                black_box(b"<html>Bad gateway</html>"),
+                Some(&ctx),
+            )
+            .unwrap();
             black_box(p.to_json())
         })
     });
     group.bench_function("serde_parse_only", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(HUBSPOT_BODY)).unwrap()))
+        b.iter(|| {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(HUBSPOT_BODY)).unwrap())
+        })
     });
     group.finish();
 }
 
 fn bench_layers(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    let rate = Arc::new(settings(RateLimitParts { format: Some("salesforce"), window: Some(std::time::Duration::from_secs(86_400)), ..Default::default() }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let rate = Arc::new(settings(RateLimitParts {
+        format: Some("salesforce"),
+        window: Some(std::time::Duration::from_secs(86_400)),
+        ..Default::default()
+    }));
     let errors = Arc::new(
         ErrorSettings::compile(&ErrorExprs {
             code: Some("$[0].errorCode"),
@@ -166,11 +221,16 @@ fn bench_layers(c: &mut Criterion) {
                     .unwrap(),
             )
         });
-        RateLimitHeadersLayer::new(rate.clone()).layer(ErrorNormalizationLayer::new(errors.clone()).layer(upstream))
+        RateLimitHeadersLayer::new(rate.clone())
+            .layer(ErrorNormalizationLayer::new(errors.clone()).layer(upstream))
     };
     let mut group = c.benchmark_group("layers");
     for (name, status, payload) in [
-        ("success_200", 200u16, &br#"{"id":"003xx","name":"Acme"}"#[..]),
+        (
+            "success_200",
+            200u16,
+            &br#"{"id":"003xx","name":"Acme"}"#[..],
+        ),
         ("error_403_normalized", 403, SALESFORCE_BODY),
     ] {
         let svc = make(status, payload);
@@ -178,7 +238,8 @@ fn bench_layers(c: &mut Criterion) {
             b.iter(|| {
                 rt.block_on(async {
                     let mut req = Request::new(body::empty());
-                    req.extensions_mut().insert(RequestContext::new("salesforce"));
+                    req.extensions_mut()
+                        .insert(RequestContext::new("salesforce"));
                     let resp = svc.clone().oneshot(req).await.unwrap();
                     black_box(resp.into_body().collect().await.unwrap().to_bytes())
                 })

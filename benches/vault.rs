@@ -27,7 +27,10 @@ use tidegate_vault::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn put(json: serde_json::Value) -> PutAccount {
@@ -41,14 +44,18 @@ async fn token_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let calls = calls.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let mut read = 0;
                 // Read headers + the small form body.
                 loop {
-                    let Ok(n) = sock.read(&mut buf[read..]).await else { return };
+                    let Ok(n) = sock.read(&mut buf[read..]).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -57,7 +64,11 @@ async fn token_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
                     if let Some(h) = text.find("\r\n\r\n") {
                         let len = text[..h]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if read >= h + 4 + len {
                             break;
@@ -66,8 +77,13 @@ async fn token_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
                 }
                 let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
                 tokio::time::sleep(delay).await;
-                let body = format!(r#"{{"access_token":"bench-at-{n}","refresh_token":"bench-rt-{n}","expires_in":3600}}"#);
-                let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let body = format!(
+                    r#"{{"access_token":"bench-at-{n}","refresh_token":"bench-rt-{n}","expires_in":3600}}"#
+                );
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = sock.write_all(resp.as_bytes()).await;
             });
         }
@@ -78,8 +94,18 @@ async fn token_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
 async fn vault_with(token_url: &str) -> Vault {
     let store = open_store("sqlite::memory:").await.unwrap();
     Vault::builder(store, Arc::new(LocalLock::new()), MasterKey::generate())
-        .connector("crm", ConnectorAuth::OAuth2(OAuth2Settings::new("id", "secret", token_url)))
-        .connector("keyed", ConnectorAuth::ApiKey { header: None, query: None, prefix: None })
+        .connector(
+            "crm",
+            ConnectorAuth::OAuth2(OAuth2Settings::new("id", "secret", token_url)),
+        )
+        .connector(
+            "keyed",
+            ConnectorAuth::ApiKey {
+                header: None,
+                query: None,
+                prefix: None,
+            },
+        )
         .build()
 }
 
@@ -106,14 +132,22 @@ fn cached_lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("vault");
     g.bench_function("cached_lookup", |b| {
         b.iter(|| {
-            let hit = vault.cached(std::hint::black_box("acc_1"), "crm", Some("production")).unwrap().unwrap();
+            let hit = vault
+                .cached(std::hint::black_box("acc_1"), "crm", Some("production"))
+                .unwrap()
+                .unwrap();
             std::hint::black_box(hit);
         })
     });
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     g.bench_function("credential_async_cached", |b| {
         b.iter(|| {
-            let cred = single.block_on(vault.credential("acc_1", "crm", Some("production"))).unwrap();
+            let cred = single
+                .block_on(vault.credential("acc_1", "crm", Some("production")))
+                .unwrap();
             std::hint::black_box(cred);
         })
     });
@@ -206,7 +240,11 @@ fn redis_lock(c: &mut Criterion) {
         lat.sort();
         lat
     });
-    println!("vault/redis_lock acquire+release over loopback: p50={:?} p99={:?} (n=5000)", percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!(
+        "vault/redis_lock acquire+release over loopback: p50={:?} p99={:?} (n=5000)",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
     let mut g = c.benchmark_group("vault");
     g.bench_function("redis_lock_acquire_release", |b| {
         b.iter(|| {

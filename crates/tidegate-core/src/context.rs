@@ -99,6 +99,9 @@ mod tests {
         let mut req = http::Request::new(());
         req.extensions_mut()
             .insert(RequestContext::new("hubspot").with_request_id("abc"));
-        assert_eq!(&*RequestContext::ensure(&mut req, "other").request_id, "abc");
+        assert_eq!(
+            &*RequestContext::ensure(&mut req, "other").request_id,
+            "abc"
+        );
     }
 }

@@ -23,7 +23,9 @@ use crate::{
 
 /// `/connect/{connector}` and `/oauth/callback`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/connect/{connector}", get(start)).route("/oauth/callback", get(callback))
+    Router::new()
+        .route("/connect/{connector}", get(start))
+        .route("/oauth/callback", get(callback))
 }
 
 fn callback_url(state: &AppState) -> String {
@@ -31,21 +33,49 @@ fn callback_url(state: &AppState) -> String {
 }
 
 fn redirect(location: &str) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, location.to_owned()), (header::CACHE_CONTROL, "no-store".to_owned())]).into_response()
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location.to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
 }
 
-async fn start(State(state): State<AppState>, Path(connector): Path<String>, query: Result<Query<ConnectRequest>, axum::extract::rejection::QueryRejection>) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+async fn start(
+    State(state): State<AppState>,
+    Path(connector): Path<String>,
+    query: Result<Query<ConnectRequest>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     let Ok(Query(req)) = query else {
-        return crate::problem(ErrorCode::InvalidRequest, "environment, account_id and redirect_uri query parameters are required", None);
+        return crate::problem(
+            ErrorCode::InvalidRequest,
+            "environment, account_id and redirect_uri query parameters are required",
+            None,
+        );
     };
     if !state.config().connectors.contains_key(&connector) {
-        return crate::problem(ErrorCode::UnknownConnector, format!("unknown connector {connector:?}"), None);
+        return crate::problem(
+            ErrorCode::UnknownConnector,
+            format!("unknown connector {connector:?}"),
+            None,
+        );
     }
     if !state.config().environments.contains_key(&req.environment) {
-        return crate::problem(ErrorCode::InvalidRequest, format!("unknown environment {:?}", req.environment), None);
+        return crate::problem(
+            ErrorCode::InvalidRequest,
+            format!("unknown environment {:?}", req.environment),
+            None,
+        );
     }
-    match vault.begin_connect(&connector, &req, &callback_url(&state)).await {
+    match vault
+        .begin_connect(&connector, &req, &callback_url(&state))
+        .await
+    {
         Ok(url) => redirect(&url),
         Err(e) => vault_problem(e, &req.account_id),
     }
@@ -59,11 +89,21 @@ struct Callback {
 }
 
 async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     let Some(st) = cb.state.as_deref() else {
         return crate::problem(ErrorCode::InvalidRequest, "missing state", None);
     };
-    match vault.complete_connect(st, cb.code.as_deref(), cb.error.as_deref(), &callback_url(&state)).await {
+    match vault
+        .complete_connect(
+            st,
+            cb.code.as_deref(),
+            cb.error.as_deref(),
+            &callback_url(&state),
+        )
+        .await
+    {
         Ok(outcome) => redirect(&outcome.location),
         Err(e) => vault_problem(e, ""),
     }

@@ -19,9 +19,18 @@ pub fn install(builder: AppBuilder, vault: Vault) -> AppBuilder {
     builder
         .extension(vault.clone())
         .merge(crate::connect::routes())
-        .readiness_check(VaultCheck { vault: vault.clone(), what: What::Storage })
-        .readiness_check(VaultCheck { vault: vault.clone(), what: What::Locks })
-        .readiness_check(VaultCheck { vault, what: What::Keys })
+        .readiness_check(VaultCheck {
+            vault: vault.clone(),
+            what: What::Storage,
+        })
+        .readiness_check(VaultCheck {
+            vault: vault.clone(),
+            what: What::Locks,
+        })
+        .readiness_check(VaultCheck {
+            vault,
+            what: What::Keys,
+        })
 }
 
 #[derive(Clone, Copy)]

@@ -34,7 +34,11 @@ pub(crate) fn vault(state: &AppState) -> Option<&Vault> {
 
 /// The answer when the app was built without a vault.
 pub(crate) fn no_vault() -> Response {
-    crate::problem(ErrorCode::InternalError, "the credential vault is not configured in this gateway", None)
+    crate::problem(
+        ErrorCode::InternalError,
+        "the credential vault is not configured in this gateway",
+        None,
+    )
 }
 
 /// A vault error as a problem response (internal details are logged, not returned).
@@ -50,7 +54,9 @@ async fn put_account(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     let put: PutAccount = match serde_json::from_slice(&body) {
         Ok(p) => p,
         // serde's message names the field, never echoes a value.
@@ -90,7 +96,9 @@ async fn put_account(
 }
 
 async fn get_account(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     match vault.account(&id).await {
         Ok(Some(info)) => Json(info).into_response(),
         Ok(None) => vault_problem(VaultError::UnknownAccount, &id),
@@ -99,7 +107,9 @@ async fn get_account(State(state): State<AppState>, Path(id): Path<String>) -> R
 }
 
 async fn delete_account(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     match vault.delete_account(&id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => vault_problem(VaultError::UnknownAccount, &id),
@@ -108,7 +118,9 @@ async fn delete_account(State(state): State<AppState>, Path(id): Path<String>) -
 }
 
 async fn refresh_account(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let Some(vault) = vault(&state) else { return no_vault() };
+    let Some(vault) = vault(&state) else {
+        return no_vault();
+    };
     match vault.refresh_now(&id).await {
         Ok(info) => Json(info).into_response(),
         Err(e) => vault_problem(e, &id),
@@ -122,7 +134,9 @@ mod tests {
     use axum::body::Body;
     use http::Request;
     use http_body_util::BodyExt;
-    use tidegate_vault::{Vault, crypto::MasterKey, from_config::connector_auth, lock::LocalLock, store::open_store};
+    use tidegate_vault::{
+        Vault, crypto::MasterKey, from_config::connector_auth, lock::LocalLock, store::open_store,
+    };
     use tower::ServiceExt;
 
     const CONFIG: &str = r#"
@@ -139,20 +153,38 @@ auth = { type = "api_key", header = "X-Api-Key" }
 "#;
 
     async fn app() -> axum::Router {
-        let config = tidegate_config::Config::from_str(CONFIG, Path::new("/tmp/t.toml"), &|_| None).unwrap();
-        let mut builder = Vault::builder(open_store("sqlite::memory:").await.unwrap(), Arc::new(LocalLock::new()), MasterKey::generate());
+        let config =
+            tidegate_config::Config::from_str(CONFIG, Path::new("/tmp/t.toml"), &|_| None).unwrap();
+        let mut builder = Vault::builder(
+            open_store("sqlite::memory:").await.unwrap(),
+            Arc::new(LocalLock::new()),
+            MasterKey::generate(),
+        );
         for (name, c) in &config.connectors {
             builder = builder.connector(name.clone(), connector_auth(&c.auth));
         }
-        crate::vault::install(crate::App::builder(config), builder.build()).build().unwrap().router()
+        crate::vault::install(crate::App::builder(config), builder.build())
+            .build()
+            .unwrap()
+            .router()
     }
 
-    async fn call(app: &axum::Router, method: &str, uri: &str, admin: bool, body: &str) -> (u16, String, http::HeaderMap) {
+    async fn call(
+        app: &axum::Router,
+        method: &str,
+        uri: &str,
+        admin: bool,
+        body: &str,
+    ) -> (u16, String, http::HeaderMap) {
         let mut req = Request::builder().method(method).uri(uri);
         if admin {
             req = req.header("authorization", "Bearer adm");
         }
-        let resp = app.clone().oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = resp.into_parts();
         let text = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
         (parts.status.as_u16(), text, parts.headers)
@@ -162,38 +194,97 @@ auth = { type = "api_key", header = "X-Api-Key" }
     async fn account_routes_follow_the_contract() {
         let app = app().await;
         let put = r#"{"connector":"keyed","environment":"production","credentials":{"api_key":"sk_canary_1"}}"#;
-        assert_eq!(call(&app, "PUT", "/admin/accounts/acc_1", false, put).await.0, 401);
+        assert_eq!(
+            call(&app, "PUT", "/admin/accounts/acc_1", false, put)
+                .await
+                .0,
+            401
+        );
         let (status, body, _) = call(&app, "PUT", "/admin/accounts/acc_1", true, put).await;
         assert_eq!(status, 201, "{body}");
         assert!(!body.contains("sk_canary_1"), "never echo a credential");
-        assert_eq!(call(&app, "PUT", "/admin/accounts/acc_1", true, put).await.0, 200);
+        assert_eq!(
+            call(&app, "PUT", "/admin/accounts/acc_1", true, put)
+                .await
+                .0,
+            200
+        );
 
         let (status, body, _) = call(&app, "GET", "/admin/accounts/acc_1", true, "").await;
         assert_eq!(status, 200);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(keys, ["connector", "environment", "expires_at", "id", "last_refreshed_at", "refresh_count", "status"]);
+        assert_eq!(
+            keys,
+            [
+                "connector",
+                "environment",
+                "expires_at",
+                "id",
+                "last_refreshed_at",
+                "refresh_count",
+                "status"
+            ]
+        );
         assert_eq!(v["status"], "active");
 
         for (bad, code) in [
-            (r#"{"connector":"keyed","environment":"staging","credentials":{"api_key":"x"}}"#, "invalid_request"),
-            (r#"{"connector":"nope","environment":"production","credentials":{"api_key":"x"}}"#, "unknown_connector"),
-            (r#"{"connector":"keyed","environment":"production","credentials":{"password":"x"}}"#, "invalid_request"),
+            (
+                r#"{"connector":"keyed","environment":"staging","credentials":{"api_key":"x"}}"#,
+                "invalid_request",
+            ),
+            (
+                r#"{"connector":"nope","environment":"production","credentials":{"api_key":"x"}}"#,
+                "unknown_connector",
+            ),
+            (
+                r#"{"connector":"keyed","environment":"production","credentials":{"password":"x"}}"#,
+                "invalid_request",
+            ),
             ("not json", "invalid_request"),
         ] {
-            let (status, body, headers) = call(&app, "PUT", "/admin/accounts/acc_2", true, bad).await;
+            let (status, body, headers) =
+                call(&app, "PUT", "/admin/accounts/acc_2", true, bad).await;
             assert!(status == 400 || status == 404, "{status} {body}");
             assert_eq!(headers["content-type"], "application/problem+json");
-            assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], code, "{body}");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"],
+                code,
+                "{body}"
+            );
         }
-        assert_eq!(call(&app, "GET", "/admin/accounts/acc_2", true, "").await.0, 404);
+        assert_eq!(
+            call(&app, "GET", "/admin/accounts/acc_2", true, "").await.0,
+            404
+        );
 
-        assert_eq!(call(&app, "DELETE", "/admin/accounts/acc_1", true, "").await.0, 204);
+        assert_eq!(
+            call(&app, "DELETE", "/admin/accounts/acc_1", true, "")
+                .await
+                .0,
+            204
+        );
         let (status, body, _) = call(&app, "GET", "/admin/accounts/acc_1", true, "").await;
-        assert_eq!((status, serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"].clone()), (404, "unknown_account".into()));
-        assert_eq!(call(&app, "DELETE", "/admin/accounts/acc_1", true, "").await.0, 404);
-        assert_eq!(call(&app, "POST", "/admin/accounts/acc_1/refresh", true, "").await.0, 404);
+        assert_eq!(
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"].clone()
+            ),
+            (404, "unknown_account".into())
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/admin/accounts/acc_1", true, "")
+                .await
+                .0,
+            404
+        );
+        assert_eq!(
+            call(&app, "POST", "/admin/accounts/acc_1/refresh", true, "")
+                .await
+                .0,
+            404
+        );
     }
 
     #[tokio::test]
@@ -203,13 +294,49 @@ auth = { type = "api_key", header = "X-Api-Key" }
         let (status, _, headers) = call(&app, "GET", uri, false, "").await;
         assert_eq!(status, 302);
         let location = headers["location"].to_str().unwrap();
-        assert!(location.starts_with("https://provider.example/authorize?response_type=code&client_id=cid"), "{location}");
+        assert!(
+            location
+                .starts_with("https://provider.example/authorize?response_type=code&client_id=cid"),
+            "{location}"
+        );
         assert!(location.contains("code_challenge_method=S256") && location.contains("&state="));
-        assert!(location.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A4000%2Foauth%2Fcallback"), "{location}");
-        assert_eq!(call(&app, "GET", "/connect/keyed?environment=production&account_id=a&redirect_uri=https%3A%2F%2Fx", false, "").await.0, 400);
-        assert_eq!(call(&app, "GET", "/connect/nope?environment=production&account_id=a&redirect_uri=https%3A%2F%2Fx", false, "").await.0, 404);
+        assert!(
+            location.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A4000%2Foauth%2Fcallback"),
+            "{location}"
+        );
+        assert_eq!(
+            call(
+                &app,
+                "GET",
+                "/connect/keyed?environment=production&account_id=a&redirect_uri=https%3A%2F%2Fx",
+                false,
+                ""
+            )
+            .await
+            .0,
+            400
+        );
+        assert_eq!(
+            call(
+                &app,
+                "GET",
+                "/connect/nope?environment=production&account_id=a&redirect_uri=https%3A%2F%2Fx",
+                false,
+                ""
+            )
+            .await
+            .0,
+            404
+        );
         assert_eq!(call(&app, "GET", "/connect/crm", false, "").await.0, 400);
-        let (status, body, _) = call(&app, "GET", "/oauth/callback?state=forged&code=x", false, "").await;
+        let (status, body, _) = call(
+            &app,
+            "GET",
+            "/oauth/callback?state=forged&code=x",
+            false,
+            "",
+        )
+        .await;
         assert_eq!(status, 400, "{body}");
     }
 }

@@ -54,11 +54,19 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
 
 async fn run_command(config_path: &Path, args: Args) -> Result<(), Failure> {
     let config = load_config(config_path)?;
-    let store = open_store(&config.storage.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = open_store(&config.storage.url)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     match args.command {
         AccountsCommand::List => {
-            let records = store.list().await.map_err(|e| Failure::Runtime(e.to_string()))?;
-            println!("{:<24} {:<14} {:<14} {:<13} {:<25} {:>9}", "ID", "CONNECTOR", "ENVIRONMENT", "STATUS", "EXPIRES_AT", "REFRESHES");
+            let records = store
+                .list()
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!(
+                "{:<24} {:<14} {:<14} {:<13} {:<25} {:>9}",
+                "ID", "CONNECTOR", "ENVIRONMENT", "STATUS", "EXPIRES_AT", "REFRESHES"
+            );
             for r in &records {
                 let a = AccountInfo::of(r);
                 println!(
@@ -75,7 +83,11 @@ async fn run_command(config_path: &Path, args: Args) -> Result<(), Failure> {
             Ok(())
         }
         AccountsCommand::Show { id } => {
-            let Some(r) = store.get(&id).await.map_err(|e| Failure::Runtime(e.to_string()))? else {
+            let Some(r) = store
+                .get(&id)
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+            else {
                 return Err(Failure::Runtime(format!("unknown account {id:?}")));
             };
             let a = AccountInfo::of(&r);
@@ -89,11 +101,18 @@ async fn run_command(config_path: &Path, args: Args) -> Result<(), Failure> {
             println!("last_refreshed_at: {}", or_dash(&a.last_refreshed_at));
             println!("refresh_count:     {}", a.refresh_count);
             println!("master_key_id:     {}", a.key_id);
-            println!("credentials:       [encrypted, {} bytes]", r.credentials.len());
+            println!(
+                "credentials:       [encrypted, {} bytes]",
+                r.credentials.len()
+            );
             Ok(())
         }
         AccountsCommand::Delete { id } => {
-            if store.delete(&id).await.map_err(|e| Failure::Runtime(e.to_string()))? {
+            if store
+                .delete(&id)
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+            {
                 println!("ok: deleted {id} (data key destroyed)");
                 Ok(())
             } else {

@@ -42,7 +42,9 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
     use tidegate_audit::trail::actions;
     let (action, result) = match args.command {
         KeysCommand::Init { out } => (actions::KEYS_INIT, init(config_path, out)),
-        KeysCommand::Rotate { old_keys } => (actions::KEYS_ROTATE, rotate(config_path, &old_keys).await),
+        KeysCommand::Rotate { old_keys } => {
+            (actions::KEYS_ROTATE, rotate(config_path, &old_keys).await)
+        }
     };
     super::trail::record(config_path, action, "keys", &result).await;
     result
@@ -64,11 +66,17 @@ fn init(config_path: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
         }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_private_dir(parent).map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", parent.display())))?;
+        create_private_dir(parent)
+            .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", parent.display())))?;
     }
     let key = MasterKey::generate();
-    key.write_new_file(&path).map_err(|e| Failure::Runtime(e.to_string()))?;
-    println!("ok: wrote master key {} to {} (mode 0600)", key.id(), path.display());
+    key.write_new_file(&path)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!(
+        "ok: wrote master key {} to {} (mode 0600)",
+        key.id(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -82,21 +90,42 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 async fn rotate(config_path: &Path, old_keys: &[PathBuf]) -> Result<(), Failure> {
     let config = load_config(config_path)?;
-    let current = from_config::key_source(&config.keys).load().map_err(|e| Failure::Runtime(e.to_string()))?;
-    let store = open_store(&config.storage.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
-    let mut builder = Vault::builder(store, std::sync::Arc::new(LocalLock::new()), current.clone());
+    let current = from_config::key_source(&config.keys)
+        .load()
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = open_store(&config.storage.url)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let mut builder = Vault::builder(
+        store,
+        std::sync::Arc::new(LocalLock::new()),
+        current.clone(),
+    );
     for path in old_keys {
-        builder = builder.previous_key(MasterKey::load_file(path).map_err(|e| Failure::Runtime(e.to_string()))?);
+        builder = builder
+            .previous_key(MasterKey::load_file(path).map_err(|e| Failure::Runtime(e.to_string()))?);
     }
     if std::env::var_os(from_config::PREVIOUS_KEY_ENV).is_some() {
-        builder = builder.previous_key(MasterKey::from_env(from_config::PREVIOUS_KEY_ENV).map_err(|e| Failure::Runtime(e.to_string()))?);
+        builder = builder.previous_key(
+            MasterKey::from_env(from_config::PREVIOUS_KEY_ENV)
+                .map_err(|e| Failure::Runtime(e.to_string()))?,
+        );
     }
-    let report = builder.build().rotate_keys().await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let report = builder
+        .build()
+        .rotate_keys()
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     for (id, why) in &report.failed {
         eprintln!("{id}: {why}");
     }
     if report.failed.is_empty() {
-        println!("ok: re-wrapped {} data keys under master key {} ({} already current)", report.rewrapped, current.id(), report.already_current);
+        println!(
+            "ok: re-wrapped {} data keys under master key {} ({} already current)",
+            report.rewrapped,
+            current.id(),
+            report.already_current
+        );
         Ok(())
     } else {
         Err(Failure::Runtime(format!(

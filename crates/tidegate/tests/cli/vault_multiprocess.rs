@@ -21,7 +21,11 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn random_hex() -> String {
@@ -30,31 +34,66 @@ fn random_hex() -> String {
 
 #[test]
 fn three_gateway_processes_refresh_an_account_exactly_once() {
-    let (Ok(db), Ok(redis)) = (std::env::var("TIDEGATE_TEST_DATABASE_URL"), std::env::var("TIDEGATE_TEST_REDIS_URL")) else {
-        eprintln!("SKIPPED: multi-process vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)");
+    let (Ok(db), Ok(redis)) = (
+        std::env::var("TIDEGATE_TEST_DATABASE_URL"),
+        std::env::var("TIDEGATE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!(
+            "SKIPPED: multi-process vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
+        );
         return;
     };
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/oidc");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/oidc");
     if Command::new("node").arg("--version").output().is_err() {
         eprintln!("SKIPPED: multi-process vault test (node is not installed)");
         return;
     }
     if !fixture.join("node_modules/oidc-provider").exists() {
-        assert!(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&fixture).status().unwrap().success());
+        assert!(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&fixture)
+                .status()
+                .unwrap()
+                .success()
+        );
     }
-    let mut node = Command::new("node").args(["server.mjs", "0"]).current_dir(&fixture).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut node = Command::new("node")
+        .args(["server.mjs", "0"])
+        .current_dir(&fixture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(node.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(node.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let _node = Killed(node);
-    let oidc = format!("http://127.0.0.1:{}", line.trim().strip_prefix("LISTENING ").expect("oidc fixture listening"));
+    let oidc = format!(
+        "http://127.0.0.1:{}",
+        line.trim()
+            .strip_prefix("LISTENING ")
+            .expect("oidc fixture listening")
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let schema = format!("tg_test_{}", random_hex());
     let pg = runtime.block_on(sqlx::PgPool::connect(&db)).unwrap();
-    runtime.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pg)).unwrap();
+    runtime
+        .block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pg))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
-    assert!(tidegate().args(["keys", "init", "--out"]).arg(&key).status().unwrap().success());
+    assert!(
+        tidegate()
+            .args(["keys", "init", "--out"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
     let sep = if db.contains('?') { '&' } else { '?' };
     let config = dir.path().join("tidegate.toml");
     std::fs::write(
@@ -82,7 +121,16 @@ auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fix
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let _gateways: Vec<Killed> = ports
         .iter()
-        .map(|p| Killed(tidegate().args(["serve", "--listen", &format!("127.0.0.1:{p}"), "--config"]).arg(&config).stdout(Stdio::null()).spawn().unwrap()))
+        .map(|p| {
+            Killed(
+                tidegate()
+                    .args(["serve", "--listen", &format!("127.0.0.1:{p}"), "--config"])
+                    .arg(&config)
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
         .collect();
 
     let account = format!("acc_{}", random_hex());
@@ -120,7 +168,14 @@ auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fix
         let stats: serde_json::Value = http.get(format!("{oidc}/test/stats")).send().await.unwrap().json().await.unwrap();
         (statuses, stats["refresh_grants"].as_u64().unwrap())
     });
-    runtime.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pg)).unwrap();
+    runtime
+        .block_on(
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pg),
+        )
+        .unwrap();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert_eq!(grants, 1, "three gateway processes refreshed the account exactly once");
+    assert_eq!(
+        grants, 1,
+        "three gateway processes refreshed the account exactly once"
+    );
 }
