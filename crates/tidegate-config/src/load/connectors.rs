@@ -11,13 +11,14 @@ use toml::de::{DeTable, DeValue};
 use super::diag::Diagnostics;
 use super::recover::{describe, deserialize_all};
 use super::validate::{self, At, Validate};
-use crate::{ApiKeyConfig, AuthConfig, ConnectorConfig, OAuth2Config, presets};
+use crate::{ApiKeyConfig, AuthConfig, ConnectorConfig, OAuth2Config, ValueChecks, presets};
 
 const AUTH_TYPES: &str = "oauth2, api_key, basic, none";
 
 pub(crate) fn load_all(
     value: Spanned<DeValue<'_>>,
     key_span: Range<usize>,
+    checks: &dyn ValueChecks,
     diag: &mut Diagnostics,
 ) -> BTreeMap<String, ConnectorConfig> {
     let mut out = BTreeMap::new();
@@ -39,7 +40,7 @@ pub(crate) fn load_all(
                 format!("connector name `{name_str}` {problem}"),
             );
         }
-        if let Some(c) = load_one(&name_str, name.span(), connector, diag) {
+        if let Some(c) = load_one(&name_str, name.span(), connector, checks, diag) {
             out.insert(name_str, c);
         }
     }
@@ -50,6 +51,7 @@ fn load_one(
     name: &str,
     name_span: Range<usize>,
     value: Spanned<DeValue<'_>>,
+    checks: &dyn ValueChecks,
     diag: &mut Diagnostics,
 ) -> Option<ConnectorConfig> {
     let path = ["connectors", name];
@@ -129,7 +131,9 @@ fn load_one(
     if let (Some((key, auth_value)), DeValue::Table(t)) = (auth_entry, value.get_mut()) {
         t.insert(key, auth_value);
     }
-    connector.validate(&At::new(&value, &path), diag);
+    let at = At::new(&value, &path);
+    connector.validate(&at, diag);
+    super::external::check_connector(&connector, &at, checks, diag);
     Some(connector)
 }
 

@@ -5,12 +5,15 @@
 //! 2. interpolate `${VAR}` in every string ([`interpolate`]);
 //! 3. per section / environment / connector: merge the preset under the connector
 //!    ([`merge`]), deserialize with recovery ([`recover`]), then semantic checks
-//!    ([`validate`]) located with the spans still at hand;
+//!    ([`validate`]) located with the spans still at hand, and the values only other crates
+//!    understand (JSONata, rate-limit formats, webhook schemes) put to the caller's
+//!    [`ValueChecks`] ([`external`]);
 //! 4. defaults for omitted sections, relative paths resolved against the config's directory
 //!    ([`paths`]).
 
 mod connectors;
 mod diag;
+mod external;
 mod interpolate;
 mod merge;
 mod paths;
@@ -26,7 +29,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::{
     AuditConfig, ClaimCheckConfig, Config, ConfigErrors, EnvironmentConfig, EventsConfig,
-    KeysConfig, LocksConfig, LoggingConfig, ServerConfig, StorageConfig,
+    KeysConfig, LocksConfig, LoggingConfig, ServerConfig, StorageConfig, ValueChecks,
 };
 use diag::Diagnostics;
 use recover::deserialize_all;
@@ -51,6 +54,7 @@ pub(crate) fn load(
     src: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    checks: &dyn ValueChecks,
 ) -> Result<Config, ConfigErrors> {
     let mut diag = Diagnostics::new(path, src);
     let (root, syntax_errors) = DeTable::parse_recoverable(src);
@@ -84,7 +88,8 @@ pub(crate) fn load(
                 sections.environments = Some(environments(value, key.span(), &mut diag));
             }
             "connectors" => {
-                sections.connectors = Some(connectors::load_all(value, key.span(), &mut diag));
+                sections.connectors =
+                    Some(connectors::load_all(value, key.span(), checks, &mut diag));
             }
             other => diag.error(
                 key.span(),

@@ -34,7 +34,7 @@ impl<'a, 'i> At<'a, 'i> {
     }
 
     /// Span of the value at `keys` (relative to this table).
-    fn span(&self, keys: &[&str]) -> Range<usize> {
+    pub(super) fn span(&self, keys: &[&str]) -> Range<usize> {
         span_at(self.value, keys)
     }
 
@@ -60,7 +60,7 @@ impl<'a, 'i> At<'a, 'i> {
     }
 
     /// The dotted config path of `key`, e.g. `connectors.hubspot.timeout`.
-    fn name(&self, keys: &[&str]) -> String {
+    pub(super) fn name(&self, keys: &[&str]) -> String {
         let mut all = self.path.clone();
         all.extend_from_slice(keys);
         all.join(".")

@@ -8,3 +8,4 @@ mod robust;
 mod secrets;
 mod support;
 mod units;
+mod value_checks;
