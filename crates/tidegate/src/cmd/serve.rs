@@ -33,6 +33,9 @@ pub struct Assembled {
     /// What the app's stacks share (pool, breakers, vault): stacks built with it elsewhere
     /// (reconciliation) see the same breakers and credentials.
     pub shared: tidegate_stack::Shared,
+    /// Webhook + polling reconciliation, when events run and a connector declares
+    /// `[reconcile]`; its status is served at `GET /admin/reconcile`.
+    pub reconciler: Option<tidegate_reconcile::Reconciler>,
 }
 
 /// Builds the gateway `config` describes.
@@ -71,6 +74,7 @@ pub async fn assemble(
         Some(log)
     };
     let log_sink = boundary_log.as_ref().map(|log| log.sink.clone());
+    let reconcile_config = config.clone();
     let mut builder = tidegate_gateway::App::builder(config);
     if let Some(trail) = trail {
         builder = builder.extension(trail);
@@ -81,6 +85,11 @@ pub async fn assemble(
         ..Default::default()
     };
     builder = builder.shared(shared.clone());
+    let reconciler =
+        open_reconciler(&reconcile_config, config_path, &shared, &events, &vault).await?;
+    if let Some(reconciler) = &reconciler {
+        builder = builder.extension(reconciler.clone());
+    }
     if let Some(vault) = vault.clone() {
         builder = tidegate_gateway::vault::install(builder, vault);
     }
@@ -96,7 +105,34 @@ pub async fn assemble(
         events,
         log_sink,
         shared,
+        reconciler,
     })
+}
+
+/// The reconciler, built over the app's own `Shared` (same pool, breakers and credentials),
+/// when the events runtime exists and at least one connector declares `[reconcile]`.
+async fn open_reconciler(
+    config: &tidegate_config::Config,
+    config_path: &Path,
+    shared: &tidegate_stack::Shared,
+    events: &Option<EventsRuntime>,
+    vault: &Option<tidegate_vault::Vault>,
+) -> Result<Option<tidegate_reconcile::Reconciler>, Failure> {
+    let (Some(events), Some(vault)) = (events, vault) else {
+        return Ok(None);
+    };
+    if config.connectors.values().all(|c| c.reconcile.is_none()) {
+        return Ok(None);
+    }
+    tidegate_reconcile::wiring::from_config(
+        config,
+        shared.clone(),
+        events.publisher.clone(),
+        vault.store().clone(),
+    )
+    .await
+    .map(Some)
+    .map_err(|e| Failure::Invalid(format!("{}:1:1: reconcile: {e}", config_path.display())))
 }
 
 /// Runs the gateway.
@@ -125,6 +161,14 @@ pub async fn run(config_path: &Path, args: Args) -> Result<(), Failure> {
             Duration::from_secs(30),
             shutdown_signal(),
         ));
+    }
+    // One scheduled run per account and `every` (first one `every` after start, jittered);
+    // the lock on `locks.url` keeps it to one runner per account across processes.
+    if let (Some(reconciler), Some(vault)) = (&assembled.reconciler, &assembled.vault) {
+        tokio::spawn(
+            tidegate_reconcile::Scheduler::new(reconciler.clone(), vault.store().clone())
+                .run(shutdown_signal()),
+        );
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
