@@ -11,6 +11,7 @@ pub mod reveal;
 pub mod sandbox;
 pub mod serve;
 pub mod trail;
+mod value_checks;
 
 use std::{path::Path, process::ExitCode};
 
@@ -41,9 +42,12 @@ impl Failure {
     }
 }
 
-/// Loads the config, mapping errors to exit code 2 (`PATH:LINE:COL: message` lines).
+/// Loads the config, mapping errors to exit code 2 (`PATH:LINE:COL: message` lines). JSONata
+/// expressions, `rate_limit.format` and `webhooks.verify` are checked here too, by the real
+/// engine and parsers, so a bad one is reported at its own location.
 pub fn load_config(path: &Path) -> Result<Config, Failure> {
-    Config::load(path).map_err(|errors| Failure::Invalid(errors.to_string()))
+    Config::load_with(path, &value_checks::LayerChecks)
+        .map_err(|errors| Failure::Invalid(errors.to_string()))
 }
 
 /// A stack-building failure (a config value the loader accepted but a layer cannot use),

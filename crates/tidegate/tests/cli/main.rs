@@ -76,6 +76,76 @@ timeout = "15 parsecs"
     assert!(lines[2].contains("15 parsecs"));
 }
 
+/// A bad JSONata expression, an unknown `rate_limit.format` and an unknown `webhooks.verify`
+/// are config errors at their own line and column (checked by the real engine and parsers),
+/// also in a connector built on a preset. (A bad value supplied by the preset itself lands on
+/// the `preset = ` line: the shipped presets have none, so tidegate-config's tests cover it.)
+#[test]
+fn check_locates_bad_expressions_formats_and_webhook_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "bad.toml",
+        r#"[server]
+[environments.production]
+api_keys = ["k1"]
+
+[connectors.crm]
+base_url = "https://api.example.com"
+errors = { message = "message", code = "errors[0.code" }
+rate_limit = { format = "sforce-ish" }
+
+[connectors.crm.webhooks]
+secret = "s"
+verify =  "stripe-v9"
+id = "data.id"
+
+[connectors.gh]
+preset = "github"
+auth = { type = "api_key" }
+reconcile = { object = "issue", request = { path = "/issues" }, records = "$", id = "id", version = "updated_at +" }
+"#,
+    );
+    let out = tidegate()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let p = path.display();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{p}:7:40: `connectors.crm.errors.code`: invalid JSONata expression: "
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{p}:8:25: `connectors.crm.rate_limit.format`: unknown rate-limit format \"sforce-ish\"; \
+             expected one of: plain, ietf, used/limit, shopify, sforce-limit-info, salesforce, \
+             zendesk-endpoint, zendesk, hubspot, xero"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{p}:12:11: `connectors.crm.webhooks.verify`: unknown webhook signature scheme \"stripe-v9\"; expected one of: standard-webhooks, "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[3].starts_with(&format!(
+            "{p}:18:101: `connectors.gh.reconcile.version`: invalid JSONata expression: "
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn check_prints_ok_for_a_valid_config_with_config_before_or_after_the_command() {
     let dir = tempfile::tempdir().unwrap();
