@@ -11,7 +11,7 @@ use std::{
 use http::Request;
 use http_body_util::BodyExt;
 use tidegate_observe::{BoundaryLogging, Redactor, SinkTarget};
-use tidegate_sandbox::Sandbox;
+use tidegate_sandbox::{Sandbox, Script, Step};
 
 use crate::support::*;
 
@@ -60,7 +60,16 @@ impl Captured {
 #[tokio::test]
 async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
     let sandbox = Sandbox::start().await.unwrap();
-    let toml = config_toml(&sandbox.base_url(), "\n[logging]\nbody_sample_rate = 1.0\n");
+    // `leaky`: a connector whose `errors.message` copies a body field into `detail`.
+    let toml = config_toml(
+        &sandbox.base_url(),
+        &format!(
+            "\n[connectors.leaky]\nbase_url = \"{}\"\nauth = {{ type = \"none\" }}\n\
+             errors = {{ code = \"error.code\", message = \"error.message & ' (' & user.password & ')'\" }}\n\
+             \n[logging]\nbody_sample_rate = 1.0\n",
+            sandbox.base_url()
+        ),
+    );
     let config = config(&toml);
     let captured = Captured::default();
     let (logging, _writer) = BoundaryLogging::start(
@@ -123,6 +132,49 @@ async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
         .await
         .to_string();
 
+    // 3. An upstream error whose body echoes the caller's personal data and credentials
+    //    (vendors do): the problem's `upstream.body`, `detail` and `upstream.message` are
+    //    redacted, the non-sensitive members kept.
+    sandbox.script(
+        "/leaky",
+        Script::new(vec![Step {
+            status: Some(422),
+            body: Some(serde_json::json!({
+                "error": { "code": "INVALID_FIELD", "message": format!("rejected {EMAIL}") },
+                "user": { "email": EMAIL, "ssn": SSN, "password": PASSWORD, "name": "Visible Name" },
+                "request": { "headers": { "authorization": format!("Bearer {API_KEY}"),
+                                          "cookie": format!("sid={COOKIE}") },
+                             "query": format!("access_token={QUERY_TOKEN}"),
+                             "form": format!("refresh_token={REFRESH_TOKEN}&client_secret={CLIENT_SECRET}") },
+                "hint": format!("retry with Bearer {API_KEY}"),
+                "webhook_secret": WEBHOOK_SECRET,
+            })),
+            ..Step::default()
+        }]),
+    );
+    let resp = send(
+        Request::get(url("/proxy/leaky/leaky"))
+            .header("authorization", format!("Bearer {API_KEY}"))
+            .body(empty())
+            .unwrap(),
+    )
+    .await;
+    let upstream_problem = expect_problem(resp, 422, "validation_failed").await;
+    assert_eq!(upstream_problem["upstream"]["code"], "INVALID_FIELD");
+    assert_eq!(
+        upstream_problem["upstream"]["body"]["user"]["name"],
+        "Visible Name"
+    );
+    assert_eq!(
+        upstream_problem["upstream"]["body"]["user"]["email"],
+        "[REDACTED]"
+    );
+    assert_eq!(
+        upstream_problem["detail"],
+        "rejected [REDACTED] ([REDACTED])"
+    );
+    let problem = format!("{problem}\n{upstream_problem}");
+
     let metrics = send(Request::get(url("/metrics")).body(empty()).unwrap()).await;
     let metrics = String::from_utf8(
         metrics
@@ -135,7 +187,7 @@ async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
     )
     .unwrap();
 
-    let log = captured.wait_lines(2).await;
+    let log = captured.wait_lines(3).await;
     let _ = stop.send(());
     let _ = server.await;
 

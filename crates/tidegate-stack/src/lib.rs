@@ -231,7 +231,10 @@ pub fn build_connector_stack(
         // 4. error normalization (upstream >= 400 → problem+json, CONTRACT §4), OUTSIDE retry
         //    and breaker: they see the raw upstream response, so a vendor 429-equivalent it
         //    reclassifies is never retried nor counted, like a 429.
-        .layer(ErrorNormalizationLayer::new(upstream.errors))
+        .layer(
+            ErrorNormalizationLayer::new(upstream.errors)
+                .with_redactor(shared.boundary_log.as_ref().map(|l| l.redactor.clone())),
+        )
         // 5. bulkhead (cfg.concurrency → 503 overloaded at once; a slot is held per call).
         .option_layer(cfg.concurrency.map(|n| BulkheadLayer::new(n as usize)))
         // 6. timeout for the whole call (cfg.timeout), retries included; publishes the

@@ -59,6 +59,15 @@ impl ErrorNormalizationLayer {
     pub fn new(settings: Arc<ErrorSettings>) -> Self {
         Self { settings }
     }
+
+    /// Redacts problems with `redactor` (the configured `[logging]` one) instead of the
+    /// settings' own; `None` keeps the settings' redactor.
+    pub fn with_redactor(mut self, redactor: Option<tidegate_observe::redact::Redactor>) -> Self {
+        if let Some(redactor) = redactor {
+            Arc::make_mut(&mut self.settings).redactor = redactor;
+        }
+        self
+    }
 }
 
 impl<S> Layer<S> for ErrorNormalizationLayer {

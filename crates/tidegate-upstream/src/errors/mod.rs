@@ -19,9 +19,14 @@
 //! Expressions see the parsed body as `$`, plus `$status` and `$headers` (lower-case names).
 //! An expression that fails or times out yields nothing and a warning; it never fails the
 //! request.
+//!
+//! Every problem is redacted ([`redaction`]) before [`normalize`] returns it: the upstream
+//! body echoes what callers sent (emails, passwords, tokens), and CONTRACT §6 forbids any of
+//! it in a problem response.
 
 pub mod body;
 pub mod layer;
+pub mod redaction;
 
 use std::sync::Arc;
 
@@ -105,6 +110,9 @@ pub struct ErrorSettings {
     pub body_read_timeout: std::time::Duration,
     /// The expression engine.
     pub engine: Arc<dyn ExpressionEngine>,
+    /// Redacts every problem before it leaves (`[logging] redact_fields` / `redact_headers`;
+    /// [`redaction::default_redactor`] unless the stack passes the configured one).
+    pub redactor: tidegate_observe::redact::Redactor,
 }
 
 impl std::fmt::Debug for ErrorSettings {
@@ -138,6 +146,7 @@ impl Default for ErrorSettings {
             max_body: MAX_ERROR_BODY,
             body_read_timeout: std::time::Duration::from_secs(10),
             engine: Arc::new(JsonataEngine::default()),
+            redactor: redaction::default_redactor(),
         }
     }
 }
@@ -188,6 +197,12 @@ impl ErrorSettings {
     /// Builder: the upstream request-id header.
     pub fn with_request_id_header(mut self, header: Option<HeaderName>) -> Self {
         self.request_id_header = header;
+        self
+    }
+
+    /// Builder: the redactor applied to every problem (the configured `[logging]` one).
+    pub fn with_redactor(mut self, redactor: tidegate_observe::redact::Redactor) -> Self {
+        self.redactor = redactor;
         self
     }
 
@@ -369,7 +384,7 @@ pub fn normalize(
             Some(refined) => code = refined,
             None => tracing::warn!(
                 connector = ctx.map(|c| &*c.connector),
-                class = %truncate_chars(&v.to_string(), 64),
+                class = %settings.redactor.text(&truncate_chars(&v.to_string(), 64)),
                 "errors.class yielded a code outside the fixed vocabulary; ignored"
             ),
         }
@@ -410,5 +425,6 @@ pub fn normalize(
         request_id,
         body: (settings.include_body && !data.is_null()).then_some(data),
     });
+    redaction::redact_problem(&settings.redactor, &mut problem);
     Some(problem)
 }
