@@ -301,7 +301,8 @@ impl ClaimCheck {
         match self.inner.objects.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => {
-                tracing::warn!(target: "tidegate::events", error = %e, "claim object delete failed")
+                tracing::warn!(target: "tidegate::events",
+                    error = %crate::logsafe::redacted_text(&e.to_string()), "claim object delete failed")
             }
         }
     }

@@ -11,7 +11,9 @@
 //!   TTL and the sweeper deletes it when that passes.
 //!
 //! Every attempt logs one `tracing` event (target `tidegate::events`) with the event id,
-//! attempt, status, latency and signing-key ids — never a secret or the body.
+//! attempt, status, latency and signing-key ids — never a secret or the event body. A failed
+//! attempt adds `detail`: the start of the receiver's error body, or the transport error, both
+//! through the one redactor ([`crate::logsafe`]), as is every error text logged here.
 
 use std::{
     sync::{
@@ -25,6 +27,7 @@ use futures_util::future::join_all;
 
 use crate::{
     claim::ClaimCheck,
+    logsafe::{MAX_SNIPPET_BYTES, receiver_snippet, redacted_text},
     queue::{EventQueue, queue_aad},
     store::{Claimed, StoreError},
 };
@@ -129,7 +132,8 @@ impl DeliveryWorker {
         if let Some(c) = &self.claims
             && let Err(e) = c.sweep().await
         {
-            tracing::warn!(target: "tidegate::events", error = %e, "claim-check sweep failed");
+            tracing::warn!(target: "tidegate::events", error = %redacted_text(&e.to_string()),
+                "claim-check sweep failed");
         }
         Ok(n)
     }
@@ -148,14 +152,16 @@ impl DeliveryWorker {
         loop {
             if last_sweep.elapsed() >= sweep_every {
                 if let Err(e) = self.sweep_once().await {
-                    tracing::warn!(target: "tidegate::events", error = %e, "event sweep failed");
+                    tracing::warn!(target: "tidegate::events", error = %redacted_text(&e.to_string()),
+                        "event sweep failed");
                 }
                 last_sweep = Instant::now();
             }
             let busy = match self.run_once().await {
                 Ok(n) => n > 0,
                 Err(e) => {
-                    tracing::warn!(target: "tidegate::events", error = %e, "delivery round failed");
+                    tracing::warn!(target: "tidegate::events", error = %redacted_text(&e.to_string()),
+                        "delivery round failed");
                     false
                 }
             };
@@ -196,7 +202,8 @@ impl DeliveryWorker {
         let body = match self.queue.envelope().open(&queue_aad(&c.id), &sealed) {
             Ok(b) => b,
             Err(e) => {
-                tracing::error!(target: "tidegate::events", event_id = %c.id, error = %e,
+                tracing::error!(target: "tidegate::events", event_id = %c.id,
+                    error = %redacted_text(&e.to_string()),
                     "queued event cannot be opened (wrong master key?)");
                 return self.dead(&c, attempt_no - 1, None, "cannot decrypt").await;
             }
@@ -218,20 +225,33 @@ impl DeliveryWorker {
         let latency_ms = started.elapsed().as_millis() as u64;
         let key_ids = endpoint.signer.key_ids().join(" ");
 
-        let (status, retry_after, error) = match &result {
-            Ok(resp) => {
+        let (status, retry_after, error, detail) = match result {
+            Ok(mut resp) => {
                 let ra = resp
                     .headers()
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| crate::policy::parse_retry_after(v, clock.now()));
-                (Some(resp.status().as_u16()), ra, None)
+                let status = resp.status().as_u16();
+                let detail = if (200..300).contains(&status) {
+                    None
+                } else {
+                    Some(error_body_snippet(&mut resp).await)
+                };
+                (Some(status), ra, None, detail)
             }
-            Err(e) if e.is_timeout() => (None, None, Some("timeout")),
-            Err(e) if e.is_connect() => (None, None, Some("connect")),
-            Err(_) => (None, None, Some("transport")),
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connect"
+                } else {
+                    "transport"
+                };
+                (None, None, Some(kind), Some(redacted_text(&e.to_string())))
+            }
         };
-        drop(result);
+        let detail = detail.as_deref().unwrap_or("");
 
         match status {
             Some(s) if (200..300).contains(&s) => {
@@ -249,7 +269,7 @@ impl DeliveryWorker {
             Some(410) => {
                 tracing::warn!(target: "tidegate::events", event_id = %c.id, environment = %c.environment,
                     attempt = attempt_no, status = 410, latency_ms, signature_key_ids = %key_ids,
-                    outcome = "endpoint_disabled", "event delivery attempt");
+                    outcome = "endpoint_disabled", detail, "event delivery attempt");
                 store
                     .disable_endpoint(&c.environment, &endpoint.url, clock.now_ms())
                     .await?;
@@ -273,7 +293,7 @@ impl DeliveryWorker {
                         tracing::info!(target: "tidegate::events", event_id = %c.id,
                             environment = %c.environment, attempt = attempt_no, status, latency_ms,
                             signature_key_ids = %key_ids, retry_in_ms = delay.as_millis() as u64,
-                            outcome = "retry", error = %why, "event delivery attempt");
+                            outcome = "retry", error = %why, detail, "event delivery attempt");
                         let next = clock.now_ms() + delay.as_millis() as i64;
                         if store
                             .reschedule(&c.id, &self.owner, attempt_no, next, status, &why)
@@ -290,7 +310,7 @@ impl DeliveryWorker {
                         tracing::info!(target: "tidegate::events", event_id = %c.id,
                             environment = %c.environment, attempt = attempt_no, status, latency_ms,
                             signature_key_ids = %key_ids, outcome = "failed_last", error = %why,
-                            "event delivery attempt");
+                            detail, "event delivery attempt");
                         self.dead(&c, attempt_no, status, &why).await
                     }
                 }
@@ -321,4 +341,17 @@ impl DeliveryWorker {
             attempts, status, reason = why, "event dead-lettered");
         Ok(AttemptOutcome::DeadLettered)
     }
+}
+
+/// The start of a receiver's error body (at most [`MAX_SNIPPET_BYTES`] read), redacted, for
+/// the attempt's log line; the rest is never read.
+async fn error_body_snippet(resp: &mut reqwest::Response) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < MAX_SNIPPET_BYTES {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    receiver_snippet(&buf)
 }

@@ -277,7 +277,8 @@ impl Inbound {
         {
             self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             count(connector, "duplicate");
-            tracing::info!(target: "tidegate::webhooks", connector, provider_event_id = %pid,
+            tracing::info!(target: "tidegate::webhooks", connector,
+                provider_event_id = %crate::logsafe::redacted_text(pid),
                 "duplicate webhook acknowledged and dropped");
             return Ok(InboundOutcome::Duplicate);
         }
@@ -311,7 +312,8 @@ impl Inbound {
                 self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 count(connector, "accepted");
                 tracing::info!(target: "tidegate::webhooks", connector, event_id = %id,
-                    provider_event_id = provider_event_id.as_deref().unwrap_or(""), "webhook accepted");
+                    provider_event_id = %crate::logsafe::redacted_text(provider_event_id.as_deref().unwrap_or("")),
+                    "webhook accepted");
                 InboundOutcome::Accepted { event_id: id }
             }
             Published::NoEndpoint => InboundOutcome::NoEndpoint,

@@ -13,6 +13,7 @@ pub mod event;
 pub mod extract;
 pub mod inbound;
 pub mod ledger;
+pub mod logsafe;
 pub mod policy;
 pub mod publish;
 pub mod queue;

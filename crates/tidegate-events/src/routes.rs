@@ -143,7 +143,8 @@ async fn webhook(
                 e,
                 InboundError::Directory(_) | InboundError::Publish(_) | InboundError::Store(_)
             ) {
-                tracing::error!(target: "tidegate::webhooks", connector = %connector, error = %e, "webhook not stored");
+                tracing::error!(target: "tidegate::webhooks", connector = %connector,
+                    error = %crate::logsafe::redacted_text(&e.to_string()), "webhook not stored");
             }
             with_ctx(e.to_problem())
         }
@@ -193,7 +194,8 @@ async fn claim(
             problem(p)
         }
         Err(e) => {
-            tracing::error!(target: "tidegate::events", error = %e, "claim-check read failed");
+            tracing::error!(target: "tidegate::events",
+                error = %crate::logsafe::redacted_text(&e.to_string()), "claim-check read failed");
             problem(Problem::new(
                 ErrorCode::InternalError,
                 "claim check unavailable",

@@ -50,7 +50,8 @@ impl EventSink for DurableEventSink {
             match convert(event) {
                 Ok(e) => {
                     if let Err(err) = self.queue.publish(&e).await {
-                        tracing::error!(target: "tidegate::events", event_id = %id, error = %err,
+                        tracing::error!(target: "tidegate::events", event_id = %id,
+                            error = %crate::logsafe::redacted_text(&err.to_string()),
                             "account event could not be queued");
                     }
                 }

@@ -496,3 +496,114 @@ async fn a_hanging_receiver_hits_the_delivery_timeout_and_is_retried() {
     );
     receiver.stop();
 }
+
+/// Log lines written by the subscriber of one test.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A receiver's error body and a webhook URL's query carry secrets; the attempt logs show the
+/// failure (`detail`) with every one of them redacted.
+#[tokio::test]
+async fn delivery_logs_redact_receiver_bodies_and_urls() {
+    const EMAIL: &str = "cnry.receiver@example.com";
+    const PASSWORD: &str = "cnryRcvPassword4711";
+    const BEARER: &str = "cnryRcvBearer0815";
+    const QUERY_TOKEN: &str = "cnryRcvQueryTok2323";
+
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A receiver answering 500 with a body echoing secrets (JSON) — and a plain-text one.
+    let app = axum::Router::new()
+        .route(
+            "/json",
+            axum::routing::post(|| async {
+                (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({ "error": "db down", "user": { "email": EMAIL, "password": PASSWORD } })
+                        .to_string(),
+                )
+            }),
+        )
+        .route(
+            "/text",
+            axum::routing::post(|| async {
+                (
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    format!("upstream said: Bearer {BEARER} for {EMAIL}"),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    for url in [
+        format!("http://{addr}/json?access_token={QUERY_TOKEN}"),
+        format!("http://{addr}/text"),
+        // Nobody listens: a connect error quoting the URL.
+        format!(
+            "http://127.0.0.1:{}/gone?access_token={QUERY_TOKEN}",
+            free_port()
+        ),
+    ] {
+        let (store, _dir, _) = sqlite_store().await;
+        let clock = ManualClock::starting_now();
+        let q = queue(
+            store.clone(),
+            kek(),
+            short_policy(3),
+            &url,
+            Arc::new(clock.clone()),
+        );
+        q.publish(&event(1)).await.unwrap();
+        let w = DeliveryWorker::new(q);
+        drain(&w, &store, &clock, Duration::from_secs(10), 5).await;
+        assert_eq!(store.counts().await.unwrap().dead, 1, "{url}");
+    }
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for canary in [EMAIL, PASSWORD, BEARER, QUERY_TOKEN, CANARY] {
+        assert!(!text.contains(canary), "{canary} leaked:\n{text}");
+    }
+    let details: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| l["fields"]["detail"].as_str().map(str::to_owned))
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains(r#""error":"db down""#) && d.contains(r#""password":"[REDACTED]""#)),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d == "upstream said: Bearer [REDACTED] for [REDACTED]"),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("access_token=[REDACTED]")),
+        "{details:?}"
+    );
+}
