@@ -4,6 +4,7 @@
 mod audit;
 mod demo;
 mod serve_events;
+mod vault_kill9;
 mod vault_multiprocess;
 
 use std::{

@@ -11,7 +11,8 @@ use std::{
 
 use super::tidegate;
 
-struct Killed(Child);
+/// A child process killed (and reaped) when dropped.
+pub(super) struct Killed(pub(super) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -20,7 +21,7 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,26 +29,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-#[test]
-fn three_gateway_processes_refresh_an_account_exactly_once() {
-    let (Ok(db), Ok(redis)) = (
-        std::env::var("TIDEGATE_TEST_DATABASE_URL"),
-        std::env::var("TIDEGATE_TEST_REDIS_URL"),
-    ) else {
-        eprintln!(
-            "SKIPPED: multi-process vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
-        );
-        return;
-    };
+/// Starts the oidc-provider fixture (installing its npm packages if needed); `None` (after a
+/// loud SKIPPED) when node is not installed. Returns the process and its base URL.
+pub(super) fn start_oidc_fixture() -> Option<(Killed, String)> {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/oidc");
     if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: multi-process vault test (node is not installed)");
-        return;
+        eprintln!("SKIPPED: oidc-provider fixture test (node is not installed)");
+        return None;
     }
     if !fixture.join("node_modules/oidc-provider").exists() {
         assert!(
@@ -70,13 +63,30 @@ fn three_gateway_processes_refresh_an_account_exactly_once() {
     BufReader::new(node.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _node = Killed(node);
+    let node = Killed(node);
     let oidc = format!(
         "http://127.0.0.1:{}",
         line.trim()
             .strip_prefix("LISTENING ")
             .expect("oidc fixture listening")
     );
+    Some((node, oidc))
+}
+
+#[test]
+fn three_gateway_processes_refresh_an_account_exactly_once() {
+    let (Ok(db), Ok(redis)) = (
+        std::env::var("TIDEGATE_TEST_DATABASE_URL"),
+        std::env::var("TIDEGATE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!(
+            "SKIPPED: multi-process vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
+        );
+        return;
+    };
+    let Some((_node, oidc)) = start_oidc_fixture() else {
+        return;
+    };
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let schema = format!("tg_test_{}", random_hex());
