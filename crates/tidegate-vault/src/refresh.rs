@@ -168,7 +168,10 @@ async fn refresh_locked(
     };
 
     match call_with_retries(inner, oauth, &refresh_token).await {
-        Ok(tokens) => persist(inner, id, rec, &dk, tokens, refresh_token, old_scope).await,
+        Ok(tokens) => {
+            tidegate_observe::metrics::token_refresh(&rec.connector, "ok");
+            persist(inner, id, rec, &dk, tokens, refresh_token, old_scope).await
+        }
         Err(TokenError::Revoked { code }) => {
             // A revocation right after another process rotated the token is a race, not death.
             let now = inner
@@ -185,6 +188,7 @@ async fn refresh_locked(
             mark_dead(inner, &rec, &code).await
         }
         Err(TokenError::Operator { code }) => {
+            tidegate_observe::metrics::token_refresh(&rec.connector, "failed");
             tracing::error!(account = id, connector = %rec.connector, code = %code,
                 "token endpoint rejected the client; fix the connector's OAuth client configuration");
             Vault {
@@ -203,10 +207,13 @@ async fn refresh_locked(
         Err(TokenError::Retryable {
             reason,
             retry_after,
-        }) => Err(VaultError::RefreshFailed {
-            reason,
-            retry_after,
-        }),
+        }) => {
+            tidegate_observe::metrics::token_refresh(&rec.connector, "failed");
+            Err(VaultError::RefreshFailed {
+                reason,
+                retry_after,
+            })
+        }
     }
 }
 
@@ -329,17 +336,20 @@ async fn mark_dead(
     dead.status_reason = Some(code.to_owned());
     if inner.store.compare_and_swap(&dead, rec.version).await? {
         tracing::warn!(account = %rec.id, connector = %rec.connector, code, "grant revoked; account needs re-authorization");
-        Vault {
+        tidegate_observe::metrics::token_refresh(&rec.connector, "revoked");
+        let vault = Vault {
             inner: inner.clone(),
-        }
-        .emit(AccountEvent::new(
-            "account.needs_reauth",
-            &rec.environment,
-            &rec.connector,
-            &rec.id,
-            serde_json::json!({ "reason": code }),
-        ))
-        .await;
+        };
+        vault.update_account_metrics_quietly().await;
+        vault
+            .emit(AccountEvent::new(
+                "account.needs_reauth",
+                &rec.environment,
+                &rec.connector,
+                &rec.id,
+                serde_json::json!({ "reason": code }),
+            ))
+            .await;
         return Err(remember_dead(inner, &dead));
     }
     let cur = inner

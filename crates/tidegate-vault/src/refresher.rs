@@ -48,7 +48,11 @@ impl Vault {
     /// Starts the proactive refresher on the current runtime.
     pub fn spawn_refresher(&self) -> RefresherHandle {
         let vault = self.clone();
-        RefresherHandle(tokio::spawn(async move { vault.run_refresher().await }))
+        RefresherHandle(tokio::spawn(async move {
+            // The accounts gauge starts from the store, not from zero.
+            vault.update_account_metrics_quietly().await;
+            vault.run_refresher().await
+        }))
     }
 
     async fn run_refresher(self) {

@@ -473,6 +473,7 @@ impl Vault {
         };
         let outcome = self.inner.store.put(&record).await?;
         self.invalidate(id);
+        self.update_account_metrics_quietly().await;
         let info = self.account(id).await?.ok_or(VaultError::UnknownAccount)?;
         Ok((outcome, info))
     }
@@ -505,7 +506,40 @@ impl Vault {
     pub async fn delete_account(&self, id: &str) -> Result<bool, VaultError> {
         let deleted = self.inner.store.delete(id).await?;
         self.invalidate(id);
+        if deleted {
+            self.update_account_metrics_quietly().await;
+        }
         Ok(deleted)
+    }
+
+    /// Sets the `tidegate_accounts` gauge (by `connector` and `status` — never an account id)
+    /// from one count query: every configured connector gets both statuses, zeros included, so
+    /// a gauge falls back when its last account changes status or is deleted. Called when the
+    /// refresher starts and after every status change this vault makes.
+    pub async fn update_account_metrics(&self) -> Result<(), VaultError> {
+        let counts = self.inner.store.count_by_status().await?;
+        let mut connectors: std::collections::BTreeSet<&str> =
+            self.inner.connectors.keys().map(String::as_str).collect();
+        connectors.extend(counts.iter().map(|(c, _, _)| c.as_str()));
+        for connector in connectors {
+            for status in [AccountStatus::Active, AccountStatus::NeedsReauth] {
+                let n = counts
+                    .iter()
+                    .filter(|(c, s, _)| c == connector && *s == status)
+                    .map(|(_, _, n)| *n)
+                    .sum();
+                tidegate_observe::metrics::accounts(connector, status.as_str(), n);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Vault::update_account_metrics`] where a failure must not fail the caller's operation
+    /// (the write it follows already succeeded): a warning instead.
+    pub(crate) async fn update_account_metrics_quietly(&self) {
+        if let Err(e) = self.update_account_metrics().await {
+            tracing::warn!(error = %e, "could not count accounts for the tidegate_accounts gauge");
+        }
     }
 
     /// `tidegate keys rotate`: re-wraps every data key not wrapped by the current master key.

@@ -180,6 +180,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'a, Option<ConnectState>>;
     /// A cheap round trip, for `/readyz`.
     fn ping(&self) -> StoreFuture<'_, ()>;
+    /// How many accounts each `(connector, status)` has, for the `tidegate_accounts` gauge.
+    /// The default counts [`Store::list`]; the SQL stores answer with one `GROUP BY`.
+    fn count_by_status(&self) -> StoreFuture<'_, Vec<(String, AccountStatus, u64)>> {
+        Box::pin(async move {
+            let mut counts: Vec<(String, AccountStatus, u64)> = Vec::new();
+            for r in self.list().await? {
+                match counts
+                    .iter_mut()
+                    .find(|(c, s, _)| *c == r.connector && *s == r.status)
+                {
+                    Some((_, _, n)) => *n += 1,
+                    None => counts.push((r.connector, r.status, 1)),
+                }
+            }
+            Ok(counts)
+        })
+    }
 }
 
 /// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://...`) and

@@ -161,6 +161,23 @@ macro_rules! sql_store {
                 })
             }
 
+            fn count_by_status(&self) -> StoreFuture<'_, Vec<(String, AccountStatus, u64)>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "SELECT connector, status, COUNT(*) AS n FROM tg_vault_accounts GROUP BY connector, status",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            let status: String = r.try_get("status")?;
+                            let n: i64 = r.try_get("n")?;
+                            Ok((r.try_get("connector")?, AccountStatus::parse(&status)?, n.max(0) as u64))
+                        })
+                        .collect()
+                })
+            }
+
             fn due_for_refresh(&self, before_ms: i64) -> StoreFuture<'_, Vec<(String, String, i64)>> {
                 Box::pin(async move {
                     let rows = sqlx::query(

@@ -621,3 +621,66 @@ async fn the_proactive_refresher_refreshes_idle_accounts_once() {
         1
     );
 }
+
+/// Refresh results and account statuses reach the metrics, labelled by connector and
+/// result/status only (never an account id).
+#[tokio::test]
+async fn refreshes_and_account_statuses_are_counted_in_metrics() {
+    let recorder = tidegate_observe::metrics::prometheus_builder().build_recorder();
+    let handle = recorder.handle();
+    // Current-thread runtime: everything the vault runs records into this recorder.
+    let _guard = metrics::set_default_local_recorder(&recorder);
+
+    let tokens = ScriptedTokens::issuing("m", false)
+        .then(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({ "access_token": "m-at-1", "expires_in": 3600, "token_type": "Bearer" }),
+        ))
+        .then(ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})))
+        .then(ResponseTemplate::new(429).insert_header("retry-after", "60"));
+    let (_d, _srv, v, _) = setup(&tokens).await;
+    for id in ["acc_ok", "acc_revoked", "acc_throttled"] {
+        v.put_account(id, expired_oauth("old-at", "rt-0"))
+            .await
+            .unwrap();
+    }
+    let render = || handle.render();
+    assert!(
+        render().contains("tidegate_accounts{connector=\"crm\",status=\"active\"} 3"),
+        "{}",
+        render()
+    );
+
+    v.credential("acc_ok", "crm", None).await.unwrap();
+    assert!(matches!(
+        v.credential("acc_revoked", "crm", None).await,
+        Err(VaultError::NeedsReauth { .. })
+    ));
+    assert!(matches!(
+        v.credential("acc_throttled", "crm", None).await,
+        Err(VaultError::RefreshFailed { .. })
+    ));
+
+    let text = render();
+    for expected in [
+        "tidegate_token_refreshes_total{connector=\"crm\",result=\"ok\"} 1",
+        "tidegate_token_refreshes_total{connector=\"crm\",result=\"revoked\"} 1",
+        "tidegate_token_refreshes_total{connector=\"crm\",result=\"failed\"} 1",
+        "tidegate_accounts{connector=\"crm\",status=\"active\"} 2",
+        "tidegate_accounts{connector=\"crm\",status=\"needs_reauth\"} 1",
+        "tidegate_accounts{connector=\"keyed\",status=\"active\"} 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    assert!(
+        !text.contains("acc_"),
+        "an account id became a label:\n{text}"
+    );
+
+    // Deleting the revoked account brings its gauge back to zero.
+    assert!(v.delete_account("acc_revoked").await.unwrap());
+    assert!(
+        render().contains("tidegate_accounts{connector=\"crm\",status=\"needs_reauth\"} 0"),
+        "{}",
+        render()
+    );
+}

@@ -87,6 +87,16 @@ async fn exercise(store: Arc<dyn Store>) {
         store.get("acc_4").await.unwrap().unwrap().status,
         AccountStatus::NeedsReauth
     );
+    // Counts per (connector, status), for the accounts gauge.
+    let mut counts = store.count_by_status().await.unwrap();
+    counts.sort_by_key(|(c, s, _)| (c.clone(), s.as_str()));
+    assert_eq!(
+        counts,
+        [
+            ("crm".to_owned(), AccountStatus::Active, 3),
+            ("crm".to_owned(), AccountStatus::NeedsReauth, 1)
+        ]
+    );
 
     // Delete.
     assert!(store.delete("acc_1").await.unwrap());
