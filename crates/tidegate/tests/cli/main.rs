@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod canary_scan;
 mod demo;
 mod serve_events;
 mod vault_kill9;

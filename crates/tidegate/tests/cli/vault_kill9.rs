@@ -106,7 +106,7 @@ fn kill_9_of_the_lock_holder_mid_refresh_loses_no_refresh_token() {
         eprintln!("SKIPPED: kill -9 mid-refresh vault test (redis-cli is not installed)");
         return;
     }
-    let Some((_node, oidc)) = start_oidc_fixture() else {
+    let Some((_node, oidc)) = start_oidc_fixture(&[]) else {
         return;
     };
 

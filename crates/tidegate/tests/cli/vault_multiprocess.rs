@@ -34,8 +34,9 @@ pub(super) fn random_hex() -> String {
 }
 
 /// Starts the oidc-provider fixture (installing its npm packages if needed); `None` (after a
-/// loud SKIPPED) when node is not installed. Returns the process and its base URL.
-pub(super) fn start_oidc_fixture() -> Option<(Killed, String)> {
+/// loud SKIPPED) when node is not installed. Returns the process and its base URL. `envs`:
+/// e.g. `OIDC_CLIENT_SECRET`, `OIDC_ACCESS_TTL`.
+pub(super) fn start_oidc_fixture(envs: &[(&str, &str)]) -> Option<(Killed, String)> {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/oidc");
     if Command::new("node").arg("--version").output().is_err() {
@@ -54,6 +55,7 @@ pub(super) fn start_oidc_fixture() -> Option<(Killed, String)> {
     }
     let mut node = Command::new("node")
         .args(["server.mjs", "0"])
+        .envs(envs.iter().copied())
         .current_dir(&fixture)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -84,7 +86,7 @@ fn three_gateway_processes_refresh_an_account_exactly_once() {
         );
         return;
     };
-    let Some((_node, oidc)) = start_oidc_fixture() else {
+    let Some((_node, oidc)) = start_oidc_fixture(&[]) else {
         return;
     };
 
