@@ -166,7 +166,7 @@ auth = {{ type = "api_key" }}
 
     let gw = format!("http://127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (received, metrics_text, refresh_token) = runtime.block_on(async {
+    let (received, metrics_text, refresh_token, issued) = runtime.block_on(async {
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut up = false;
         for _ in 0..200 {
@@ -257,7 +257,24 @@ auth = {{ type = "api_key" }}
         let metrics = http.get(format!("{gw}/metrics")).bearer_auth(&admin_key).send().await.unwrap();
         let (status, metrics_text) = transcript("metrics", metrics).await;
         assert_eq!(status, 200, "{metrics_text}");
-        (received, metrics_text, refresh_token)
+        // Every token the provider issued (minted + both refreshes' rotated pairs).
+        let issued: Value = http
+            .get(format!("{oidc}/test/issued"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let issued: Vec<String> = issued["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        assert!(issued.contains(&refresh_token), "{issued:?}");
+        assert_eq!(issued.len(), 5, "minted refresh token + two refreshes × (access, refresh)");
+        (received, metrics_text, refresh_token, issued)
     });
     // Graceful stop, so every log line is flushed.
     assert!(
@@ -319,6 +336,10 @@ auth = {{ type = "api_key" }}
     for p in log_files.iter().chain(&db_files) {
         sources.push((p.display().to_string(), std::fs::read(p).unwrap()));
     }
+    let issued_canaries: Vec<(String, &str)> = issued
+        .iter()
+        .map(|t| ("a provider-issued token".to_owned(), t.as_str()))
+        .collect();
     let canaries = [
         ("stored access token", access_token.as_str()),
         ("stored refresh token", refresh_token.as_str()),
@@ -341,6 +362,10 @@ auth = {{ type = "api_key" }}
         eprintln!("scanned {name}: {} bytes", bytes.len());
     }
     let mut found = Vec::new();
+    let canaries = canaries
+        .into_iter()
+        .map(|(what, secret)| (what.to_owned(), secret))
+        .chain(issued_canaries);
     for (what, secret) in canaries {
         for (name, bytes) in &sources {
             if contains(bytes, secret) {
