@@ -257,6 +257,25 @@ auth = {{ type = "api_key" }}
         let metrics = http.get(format!("{gw}/metrics")).bearer_auth(&admin_key).send().await.unwrap();
         let (status, metrics_text) = transcript("metrics", metrics).await;
         assert_eq!(status, 200, "{metrics_text}");
+        // The webhook secret was in use: the refreshes' `account.refreshed` events were signed
+        // with it and delivered (to the sandbox's echo).
+        let mut delivered = 0;
+        for _ in 0..100 {
+            let counters: Value = http
+                .get(format!("{upstream}/_sandbox/counters"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            delivered = counters["/echo/events"].as_u64().unwrap_or(0);
+            if delivered >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(delivered >= 2, "signed account.refreshed deliveries: {delivered}");
         // Every token the provider issued (minted + both refreshes' rotated pairs).
         let issued: Value = http
             .get(format!("{oidc}/test/issued"))
