@@ -197,6 +197,12 @@ pub struct LoggingConfig {
     /// JSON keys (any depth) whose values are redacted in logged bodies.
     #[serde(default = "default_redact_fields")]
     pub redact_fields: Vec<String>,
+    /// An OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces`) the `tidegate`
+    /// binary exports spans to; `None`: no export. Export needs a build with the `otel` cargo
+    /// feature; without it a configured endpoint is a startup warning, not an error, so one
+    /// config serves both builds.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for LoggingConfig {
@@ -207,6 +213,7 @@ impl Default for LoggingConfig {
             body_sample_rate: 0.0,
             redact_headers: default_redact_headers(),
             redact_fields: default_redact_fields(),
+            otlp_endpoint: None,
         }
     }
 }

@@ -40,6 +40,11 @@ pub struct TraceSettings {
     pub otlp_endpoint: Option<String>,
     /// `service.name` of the exported spans.
     pub service_name: String,
+    /// The environment variable holding `tracing` filter directives; `None`: `RUST_LOG`.
+    /// (The `tidegate` binary uses `TIDEGATE_LOG`.)
+    pub filter_env: Option<String>,
+    /// Directives used when that variable is unset or invalid; `None`: `info`.
+    pub default_filter: Option<String>,
 }
 
 /// Why tracing could not be set up.
@@ -78,15 +83,18 @@ impl Drop for TraceGuard {
     }
 }
 
-/// Installs the global `tracing` subscriber: diagnostics to stderr (filtered by `RUST_LOG`,
-/// default `info`), plus span export over OTLP/HTTP when `settings.otlp_endpoint` is set.
+/// Installs the global `tracing` subscriber: diagnostics to stderr without colour codes
+/// (filtered by `settings.filter_env`, default `RUST_LOG`, falling back to
+/// `settings.default_filter`, default `info`), plus span export over OTLP/HTTP when
+/// `settings.otlp_endpoint` is set.
 ///
 /// An endpoint in a build without the `otel` feature is an error, not a silent no-op.
 pub fn init(settings: &TraceSettings) -> Result<TraceGuard, TraceInitError> {
     use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = fmt::layer().with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env(settings.filter_env.as_deref().unwrap_or("RUST_LOG"))
+        .unwrap_or_else(|_| EnvFilter::new(settings.default_filter.as_deref().unwrap_or("info")));
+    let stderr = fmt::layer().with_writer(std::io::stderr).with_ansi(false);
     let registry = tracing_subscriber::registry().with(filter).with(stderr);
 
     match settings.otlp_endpoint.as_deref() {
@@ -176,6 +184,7 @@ mod tests {
         let err = init(&TraceSettings {
             otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".into()),
             service_name: "tidegate".into(),
+            ..TraceSettings::default()
         })
         .unwrap_err();
         assert!(err.to_string().contains("otel"));

@@ -62,11 +62,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo narrates the warnings it provokes (an opened breaker, a revoked grant, a
     // forged webhook) itself, so its default log level is `error`.
-    init_tracing(if matches!(cli.command, Command::Demo(_)) {
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
         "error"
     } else {
         "info"
-    });
+    };
+    // Spans are exported only by the long-running gateway; the other commands are short.
+    let otlp_endpoint = match cli.command {
+        Command::Serve(_) => configured_otlp_endpoint(&cli.config),
+        _ => None,
+    };
+    // Declared before the runtime so that it is dropped after it: the last spans are flushed
+    // once every task has finished.
+    let _trace = init_tracing(default_level, otlp_endpoint);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,13 +104,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// Diagnostics to stderr, filtered by `TIDEGATE_LOG` (default `default_level`).
-fn init_tracing(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+/// `[logging] otlp_endpoint` of the config at `path`, if it loads (an invalid config is
+/// reported by the command itself, with its locations).
+fn configured_otlp_endpoint(path: &std::path::Path) -> Option<String> {
+    tidegate_config::Config::load(path)
+        .ok()
+        .and_then(|config| config.logging.otlp_endpoint)
+}
+
+/// Diagnostics to stderr, filtered by `TIDEGATE_LOG` (default `default_level`), through
+/// `tidegate_observe::trace::init`; spans also go to `otlp_endpoint` in a build with the `otel`
+/// feature. Without the feature, or when the exporter cannot be built, a configured endpoint is
+/// a warning and the gateway runs without export.
+fn init_tracing(
+    default_level: &str,
+    otlp_endpoint: Option<String>,
+) -> Option<tidegate_observe::trace::TraceGuard> {
+    use tidegate_observe::trace::{TraceSettings, init};
+
+    let settings = |otlp_endpoint| TraceSettings {
+        otlp_endpoint,
+        service_name: "tidegate".into(),
+        filter_env: Some("TIDEGATE_LOG".into()),
+        default_filter: Some(default_level.into()),
+    };
+    let exported = cfg!(feature = "otel")
+        .then(|| otlp_endpoint.clone())
+        .flatten();
+    match init(&settings(exported.clone())) {
+        Ok(guard) => {
+            if otlp_endpoint.is_some() && exported.is_none() {
+                tracing::warn!(
+                    "`logging.otlp_endpoint` is set but OTLP export is not compiled into this \
+                     build (rebuild with `--features otel`); spans are not exported"
+                );
+            }
+            Some(guard)
+        }
+        Err(err) if exported.is_some() => {
+            let guard = init(&settings(None)).ok();
+            tracing::warn!(error = %err, "OTLP export could not be set up; spans are not exported");
+            guard
+        }
+        Err(err) => {
+            eprintln!("warning: tracing could not be set up: {err}");
+            None
+        }
+    }
 }

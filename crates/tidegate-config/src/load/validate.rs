@@ -316,6 +316,14 @@ impl Validate for LoggingConfig {
                 diag.error(at.item_span(&["redact_fields"], i), "empty field name");
             }
         }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            check_http_url(
+                endpoint,
+                at.span(&["otlp_endpoint"]),
+                "`logging.otlp_endpoint`",
+                diag,
+            );
+        }
     }
 }
 

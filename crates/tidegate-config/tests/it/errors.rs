@@ -78,6 +78,7 @@ listen = "not an address"
 
 [logging]
 body_sample_rate = 1.5
+otlp_endpoint = "collector:4318"
 
 [events]
 dead_letter_ttl = "48h"
@@ -98,9 +99,11 @@ retry = { on = ["429"] }
         [
             "tidegate.toml:2:10: invalid socket address syntax",
             "tidegate.toml:5:20: `logging.body_sample_rate` must be between 0 and 1, found 1.5",
-            "tidegate.toml:14:12: `base_url`: invalid URL \"api.example.com\": expected an \
+            "tidegate.toml:6:17: `logging.otlp_endpoint`: invalid URL \"collector:4318\": expected \
+             an absolute http:// or https:// URL",
+            "tidegate.toml:15:12: `base_url`: invalid URL \"api.example.com\": expected an \
              absolute http:// or https:// URL",
-            "tidegate.toml:18:17: 429 is never retried by the gateway: the caller owns \
+            "tidegate.toml:19:17: 429 is never retried by the gateway: the caller owns \
              rate-limit backoff",
         ],
         "a dead_letter_ttl over 24h is an audit finding, not a config error"

@@ -196,6 +196,7 @@ fn omitted_sections_get_the_embedded_defaults() {
         Some(Duration::from_secs(30 * 86_400))
     );
     assert_eq!(config.logging.body_sample_rate, 0.0);
+    assert_eq!(config.logging.otlp_endpoint, None);
     assert!(
         config
             .logging
@@ -317,4 +318,17 @@ auth = { type = "none" }
         .collect();
     assert_eq!(secrets, ["whsec_new", "whsec_old"]);
     assert!(matches!(config.connectors["b"].auth, AuthConfig::Basic));
+}
+
+#[test]
+fn an_otlp_endpoint_is_read_from_logging() {
+    let src = format!(
+        "{}\n[logging]\notlp_endpoint = \"http://127.0.0.1:4318/v1/traces\"\n",
+        minimal("base_url = \"https://api.example.com\"")
+    );
+    let config = load_ok(&src);
+    assert_eq!(
+        config.logging.otlp_endpoint.as_deref(),
+        Some("http://127.0.0.1:4318/v1/traces")
+    );
 }

@@ -288,3 +288,55 @@ auth = {{ type = "none" }}
     assert!(term(sandbox.id()).success());
     assert_eq!(sandbox.wait().unwrap().code(), Some(0));
 }
+
+/// `[logging] otlp_endpoint` in a build without the `otel` feature: `serve` starts anyway and
+/// says on stderr that spans are not exported.
+#[cfg(not(feature = "otel"))]
+#[test]
+fn serve_warns_that_otlp_export_is_not_compiled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "tidegate.toml",
+        r#"[server]
+shutdown_grace = "1s"
+[logging]
+otlp_endpoint = "http://127.0.0.1:4318/v1/traces"
+[environments.test]
+api_keys = ["cli-key"]
+[connectors.crm]
+base_url = "http://127.0.0.1:9"
+auth = { type = "none" }
+"#,
+    );
+    let mut serve = tidegate()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(serve.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let warned = loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("OTLP export is not compiled into this build") => {
+                break true;
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let _ = serve.wait();
+    assert!(warned, "no OTLP warning; stderr was:\n{}", seen.join("\n"));
+}
