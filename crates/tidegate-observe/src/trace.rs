@@ -178,6 +178,70 @@ mod tests {
         provider.shutdown().unwrap();
     }
 
+    /// A span really reaches an OTLP/HTTP collector (a one-request HTTP listener here): the
+    /// exporter runs on the SDK's own thread, outside any async runtime.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn spans_reach_an_otlp_http_collector() {
+        use std::io::{Read, Write};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let len: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if got.len() >= head_end + 4 + len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(got).unwrap();
+        });
+
+        let (layer, provider) = otel::layer::<tracing_subscriber::Registry>(
+            &format!("http://{addr}/v1/traces"),
+            "tidegate-test",
+        )
+        .unwrap();
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let ctx = tidegate_core::RequestContext::new("otlp-check");
+            let _span = request_span(&ctx).entered();
+        });
+        provider.shutdown().unwrap();
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the collector received no export");
+        assert!(
+            got.starts_with(b"POST /v1/traces"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(
+            got.windows(b"tidegate.request".len())
+                .any(|w| w == b"tidegate.request"),
+            "the span is in the export"
+        );
+    }
+
     #[cfg(not(feature = "otel"))]
     #[test]
     fn an_endpoint_without_the_feature_is_an_error() {
