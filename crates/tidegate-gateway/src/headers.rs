@@ -24,8 +24,22 @@ const FIXED_HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// Whether `name` is hop-by-hop on its own (without looking at `Connection`'s list).
+fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "expect"
+    ) || name.as_str().starts_with("proxy-")
+}
+
 /// Removes every hop-by-hop header from `headers`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Fast path, taken by most messages: one pass over the (few) names present instead of a
+    // hashed `remove` per hop-by-hop name. Headers named by `Connection` need `Connection`
+    // itself, which this pass sees.
+    if !headers.keys().any(is_fixed_hop_by_hop) {
+        return;
+    }
     // Headers named by `Connection` first (they are only known while `Connection` is there).
     // Allocation happens only when a caller actually sends such a list.
     if headers.contains_key(header::CONNECTION) {
@@ -98,5 +112,23 @@ mod tests {
         let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
         assert_eq!(left, ["content-type", "x-custom"]);
+    }
+
+    #[test]
+    fn messages_without_hop_by_hop_headers_keep_everything() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("content-type", "application/json"),
+            ("x-custom", "kept"),
+            ("x-proxy-note", "not a proxy- header"),
+        ] {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 3);
+        h.append(header::EXPECT, "100-continue".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 3, "expect is removed");
+        assert!(!h.contains_key(header::EXPECT));
     }
 }
