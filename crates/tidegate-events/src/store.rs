@@ -11,11 +11,10 @@
 //! way a claimed row carries a lease (`lease_owner`, `lease_until`): if a worker dies, the row
 //! becomes claimable again when the lease ends, and completion is fenced by the owner token.
 
-use std::{borrow::Cow, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Executor, PgPool, SqlSafeStr, SqlitePool,
-    migrate::{Migration, MigrationType, Migrator},
+    Executor, PgPool, SqlitePool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
@@ -159,24 +158,6 @@ const PG_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations = list
-        .iter()
-        .map(|(v, d, sql)| {
-            Migration::new(
-                *v,
-                Cow::Borrowed(*d),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    let mut m = Migrator::with_migrations(migrations);
-    m.set_ignore_missing(true);
-    m
-}
-
 /// The queue insert, shared with the ledger's transactional enqueue (crate::ledger).
 pub(crate) const ENQUEUE_SQL: &str = "INSERT INTO tg_event_queue (id, environment, event_type, created_at, \
      wrapped_key, sealed, state, attempts, next_attempt_at, expires_at) \
@@ -246,8 +227,16 @@ impl EventStore {
     /// Applies this crate's migrations (2000+), leaving other crates' alone.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.db {
-            Db::Sqlite(p) => migrator(SQLITE_MIGRATIONS).run(p).await?,
-            Db::Postgres(p) => migrator(PG_MIGRATIONS).run(p).await?,
+            Db::Sqlite(p) => {
+                tidegate_vault::store::shared_migrator(SQLITE_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                tidegate_vault::store::shared_migrator(PG_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
         }
         Ok(())
     }

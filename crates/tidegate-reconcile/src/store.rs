@@ -6,11 +6,10 @@
 //! events are durably queued; so a crash at any point resumes from the last committed page
 //! (the page after it is fetched again; the ledger drops what it already announced).
 
-use std::{borrow::Cow, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    PgPool, SqlSafeStr, SqlitePool,
-    migrate::{Migration, MigrationType, Migrator},
+    PgPool, SqlitePool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
@@ -96,24 +95,6 @@ const PG_MIGRATIONS: &[(i64, &str, &str)] = &[(
     "reconcile state",
     include_str!("../migrations/postgres/3000_reconcile_state.sql"),
 )];
-
-fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations = list
-        .iter()
-        .map(|(v, d, sql)| {
-            Migration::new(
-                *v,
-                Cow::Borrowed(*d),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    let mut m = Migrator::with_migrations(migrations);
-    m.set_ignore_missing(true);
-    m
-}
 
 type Row = (
     String,
@@ -232,8 +213,16 @@ impl StateStore {
     /// Applies this crate's migrations (3000+).
     pub async fn migrate(&self) -> Result<(), StateError> {
         match &self.db {
-            Db::Sqlite(p) => migrator(SQLITE_MIGRATIONS).run(p).await?,
-            Db::Postgres(p) => migrator(PG_MIGRATIONS).run(p).await?,
+            Db::Sqlite(p) => {
+                tidegate_vault::store::shared_migrator(SQLITE_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                tidegate_vault::store::shared_migrator(PG_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
         }
         Ok(())
     }

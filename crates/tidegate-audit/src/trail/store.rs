@@ -1,11 +1,9 @@
 //! Where the trail lives: the same SQLite or PostgreSQL database as the rest of tidegate's state,
 //! in tables of its own, with migrations numbered 4000+ (see `migrations/`).
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
@@ -57,25 +55,6 @@ type Row = (
 
 const SELECT_ALL: &str = "SELECT seq, at, actor, action, target, outcome, detail, prev_hash, entry_hash \
      FROM tidegate_admin_trail ORDER BY seq";
-
-fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations = list
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                sqlx::SqlSafeStr::into_sql_str(*sql),
-                false,
-            )
-        })
-        .collect();
-    let mut m = Migrator::with_migrations(migrations);
-    // Other crates keep their own migrations in the same `_sqlx_migrations` table.
-    m.set_ignore_missing(true);
-    m
-}
 
 fn row_to_entry(r: Row) -> Entry {
     Entry {
@@ -143,8 +122,16 @@ impl Store {
 
     pub(super) async fn migrate(&self) -> Result<(), TrailError> {
         match self {
-            Store::Sqlite(p) => migrator(SQLITE_MIGRATIONS).run(p).await?,
-            Store::Postgres(p) => migrator(POSTGRES_MIGRATIONS).run(p).await?,
+            Store::Sqlite(p) => {
+                tidegate_vault::store::shared_migrator(SQLITE_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                tidegate_vault::store::shared_migrator(POSTGRES_MIGRATIONS)
+                    .run(p)
+                    .await?
+            }
         }
         Ok(())
     }

@@ -34,7 +34,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
 ];
 
-fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+/// A migrator over `(version, description, sql)` entries that tolerates versions it does not
+/// know: every tidegate crate (vault 1000+, events 2000+, reconcile 3000+, audit trail 4000+)
+/// keeps its own migrations in the one `_sqlx_migrations` table of the shared database, and each
+/// runs only its own list through this one function.
+pub fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     let migrations = list
         .iter()
         .map(|(version, desc, sql)| {

@@ -7,6 +7,7 @@
 //! `wrapped_key` is that data key wrapped by the master key, which never reaches the database.
 
 mod migrate;
+pub use migrate::migrator as shared_migrator;
 mod sql;
 
 use std::{future::Future, pin::Pin};
