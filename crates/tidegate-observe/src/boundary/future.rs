@@ -1,6 +1,7 @@
 //! [`ResponseFuture`] and the emission of a record.
 
 use std::{
+    borrow::Cow,
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex},
@@ -16,31 +17,33 @@ use tokio::time::Instant;
 use super::{
     body::{Captured, TeeBody},
     layer::Settings,
-    record::{BoundaryRecord, ErrorRecord, RequestRecord, ResponseRecord},
+    line::{self, ErrorPart, ResponsePart},
+    record::ResponseRecord,
 };
 use crate::redact::BodyMode;
 
-/// What is known about an exchange before its response arrives.
+/// What is known about an exchange before its response arrives: the line so far (up to the
+/// request's `idempotency_key`, the request object still open) and what is needed to finish it.
 pub(super) struct Pending {
-    pub(super) timestamp: String,
+    pub(super) line: Vec<u8>,
     pub(super) started: Instant,
-    pub(super) request_id: Arc<str>,
-    pub(super) connector: Arc<str>,
-    pub(super) environment: Option<Arc<str>>,
-    pub(super) account: Option<Arc<str>>,
-    pub(super) attempt: u32,
     pub(super) sampled: bool,
-    pub(super) request: RequestRecord,
     pub(super) request_capture: Option<Arc<Mutex<Captured>>>,
     pub(super) settings: Arc<Settings>,
 }
 
 impl Pending {
-    fn emit(mut self, response: Option<ResponseRecord>, error: Option<ErrorRecord>, outcome: &str) {
+    fn emit(
+        mut self,
+        response: Option<&ResponsePart<'_>>,
+        error: Option<&ErrorPart<'_>>,
+        outcome: &str,
+    ) {
+        let mut request_body = None;
         if let Some(capture) = self.request_capture.take()
             && let Ok(captured) = capture.lock()
         {
-            self.request.body = if captured.ended {
+            request_body = if captured.ended {
                 self.settings.redactor.body(
                     &self.settings.body_mode,
                     &captured.bytes,
@@ -55,30 +58,26 @@ impl Pending {
                 )
             };
         }
-        let record = BoundaryRecord {
-            timestamp: self.timestamp,
-            request_id: self.request_id.to_string(),
-            environment_id: self.environment.as_deref().map(str::to_owned),
-            integrated_account_id: self.account.as_deref().map(str::to_owned),
-            connector: self.connector.to_string(),
-            attempt: self.attempt,
-            request: self.request,
+        line::close(
+            &mut self.line,
+            request_body.as_ref(),
             response,
             error,
-            outcome: outcome.to_owned(),
-        };
-        self.settings.sink.emit(record.to_line());
+            outcome,
+        );
+        self.settings.sink.emit(self.line);
     }
 
     /// Records an exchange that ended without a response.
     fn fail(self, code: ErrorCode, message: &str) {
         let latency = self.started.elapsed();
         self.settings.metrics.record(Some(code), None, latency);
-        let error = ErrorRecord {
+        let message = self.settings.redactor.text(message);
+        let error = ErrorPart {
             latency_ms: millis(latency),
-            message: self.settings.redactor.text(message).into_owned(),
+            message: &message,
         };
-        self.emit(None, Some(error), code.as_str());
+        self.emit(None, Some(&error), code.as_str());
     }
 }
 
@@ -107,11 +106,24 @@ impl Finisher {
                 captured.content_type.as_deref(),
             )
         };
-        let error = error.map(|message| ErrorRecord {
-            latency_ms: millis(self.pending.started.elapsed()),
-            message: self.pending.settings.redactor.text(&message).into_owned(),
+        let latency_ms = millis(self.pending.started.elapsed());
+        let message =
+            error.map(|message| self.pending.settings.redactor.text(&message).into_owned());
+        let error = message.as_deref().map(|message| ErrorPart {
+            latency_ms,
+            message,
         });
-        self.pending.emit(Some(self.response), error, self.outcome);
+        let r = &self.response;
+        let response = ResponsePart {
+            status: r.status,
+            latency_ms: r.latency_ms,
+            ratelimit_remaining: r.ratelimit_remaining,
+            ratelimit_reset: r.ratelimit_reset,
+            upstream_request_id: r.upstream_request_id.as_deref(),
+            body: r.body.as_ref(),
+        };
+        self.pending
+            .emit(Some(&response), error.as_ref(), self.outcome);
     }
 }
 
@@ -186,27 +198,34 @@ fn on_response(pending: Pending, response: Response<Body>) -> Response<Body> {
         .upstream_request_id_header
         .as_ref()
         .and_then(|name| response.headers().get(name))
-        .map(|v| {
-            settings
-                .redactor
-                .text(&String::from_utf8_lossy(v.as_bytes()))
-                .into_owned()
-        });
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let upstream_request_id = upstream_request_id
+        .as_deref()
+        .map(|id| settings.redactor.text(id));
+
+    let wants_body = settings.body_mode != BodyMode::None
+        && (pending.sampled || status.is_client_error() || status.is_server_error());
+    if !wants_body {
+        // The common case: the line is complete at headers time, nothing is kept.
+        let record = ResponsePart {
+            status: status.as_u16(),
+            latency_ms: millis(latency),
+            ratelimit_remaining: rate_limit.remaining,
+            ratelimit_reset: rate_limit.reset_secs,
+            upstream_request_id: upstream_request_id.as_deref(),
+            body: None,
+        };
+        pending.emit(Some(&record), None, outcome);
+        return response;
+    }
     let record = ResponseRecord {
         status: status.as_u16(),
         latency_ms: millis(latency),
         ratelimit_remaining: rate_limit.remaining,
         ratelimit_reset: rate_limit.reset_secs,
-        upstream_request_id,
+        upstream_request_id: upstream_request_id.map(Cow::into_owned),
         body: None,
     };
-
-    let wants_body = settings.body_mode != BodyMode::None
-        && (pending.sampled || status.is_client_error() || status.is_server_error());
-    if !wants_body {
-        pending.emit(Some(record), None, outcome);
-        return response;
-    }
     let content_type = response
         .headers()
         .get(http::header::CONTENT_TYPE)

@@ -50,10 +50,13 @@
 
 mod body;
 mod future;
+mod json;
 mod layer;
+mod line;
 pub mod record;
 mod service;
 mod setup;
+mod timestamp;
 
 pub use future::ResponseFuture;
 pub use layer::{AttemptReader, BoundaryLogLayer, IdempotencyKeyReader, UrlResolver};

@@ -1,6 +1,8 @@
 //! [`BoundaryLog`]: the service that records each exchange.
 
 use std::{
+    cell::RefCell,
+    fmt::Write as _,
     sync::{Arc, Mutex},
     task::{Context, Poll},
 };
@@ -14,10 +16,14 @@ use tracing::Instrument;
 use super::{
     body::{CaptureBody, Captured},
     future::{Pending, ResponseFuture},
+    json,
     layer::Settings,
-    record::{RequestRecord, format_timestamp},
+    line, timestamp,
 };
-use crate::{redact::BodyMode, trace};
+use crate::{
+    redact::{BodyMode, Redactor},
+    trace,
+};
 
 /// The boundary-log service (see the [module docs](super)).
 #[derive(Clone)]
@@ -54,7 +60,6 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let settings = self.settings.clone();
-        let ctx = RequestContext::of(&req).cloned();
         let attempt = settings
             .attempt
             .as_ref()
@@ -63,28 +68,44 @@ where
         let sampled = settings.sample_rate > 0.0
             && (settings.sample_rate >= 1.0 || rand::random::<f64>() < settings.sample_rate);
 
-        let headers = settings.redactor.headers(req.headers());
-        let idempotency_key = settings
+        // The request part of the line is written now, redacted, straight into the line's
+        // buffer; the request itself is not kept.
+        let ctx = RequestContext::of(&req);
+        let generated_id;
+        let (request_id, connector): (&str, &str) = match ctx {
+            Some(c) => (&c.request_id, &c.connector),
+            None => {
+                generated_id = tidegate_core::context::new_request_id();
+                (&generated_id, &settings.connector)
+            }
+        };
+        let stamp = timestamp::now();
+        let mut out = Vec::with_capacity(LINE_CAPACITY);
+        let head = line::Head {
+            timestamp: stamp.as_str(),
+            request_id,
+            environment_id: ctx.and_then(|c| c.environment.as_deref()),
+            integrated_account_id: ctx.and_then(|c| c.account_id.as_deref()),
+            connector,
+            attempt,
+        };
+        line::open(&mut out, &head, req.method().as_str());
+        write_url(&mut out, &settings, req.uri());
+        write_headers(&mut out, &settings.redactor, req.headers());
+        let key_from_extensions = settings
             .idempotency_key
             .as_ref()
-            .and_then(|read| read(req.extensions()))
-            .or_else(|| {
-                let name = settings.idempotency_header.as_ref()?;
-                let value = req.headers().get(name)?.to_str().ok()?;
-                Some(value.to_owned())
-            })
-            .map(|key| settings.redactor.text(&key).into_owned());
-        let request = RequestRecord {
-            method: req.method().as_str().to_owned(),
-            url: settings.redactor.url(&match &settings.url {
-                Some(resolve) => resolve(req.uri()),
-                None => req.uri().to_string(),
-            }),
-            headers: headers.headers,
-            headers_redacted: headers.redacted,
-            idempotency_key,
-            body: None,
+            .and_then(|read| read(req.extensions()));
+        let key = match &key_from_extensions {
+            Some(key) => Some(key.as_str()),
+            None => settings
+                .idempotency_header
+                .as_ref()
+                .and_then(|name| req.headers().get(name)?.to_str().ok()),
         };
+        let key = key.map(|key| settings.redactor.text(key));
+        line::idempotency_key(&mut out, key.as_deref());
+        let span = trace::attempt_span(request_id, connector, attempt);
 
         let (req, request_capture) = if sampled && settings.body_mode != BodyMode::None {
             let content_type = req
@@ -103,27 +124,90 @@ where
             (req, None)
         };
 
-        let (request_id, connector) = match &ctx {
-            Some(c) => (c.request_id.clone(), c.connector.clone()),
-            None => (
-                Arc::from(tidegate_core::context::new_request_id()),
-                settings.connector.clone(),
-            ),
-        };
-        let span = trace::attempt_span(&request_id, &connector, attempt);
         let pending = Pending {
-            timestamp: format_timestamp(time::OffsetDateTime::now_utc()),
+            line: out,
             started: Instant::now(),
-            request_id,
-            connector,
-            environment: ctx.as_ref().and_then(|c| c.environment.clone()),
-            account: ctx.as_ref().and_then(|c| c.account_id.clone()),
-            attempt,
             sampled,
-            request,
             request_capture,
             settings,
         };
         ResponseFuture::new(self.inner.call(req).instrument(span), pending)
+    }
+}
+
+/// Room for a typical line (~600 bytes with a handful of headers), so that it is not grown.
+const LINE_CAPACITY: usize = 1024;
+
+thread_local! {
+    /// Where a request URI is formatted when no resolver is set (reused: no `String` per call).
+    static URI_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The `url` string: the URL actually sent (see [`UrlResolver`](super::UrlResolver)), its
+/// secret query values and userinfo password redacted.
+fn write_url(out: &mut Vec<u8>, settings: &Settings, uri: &http::Uri) {
+    out.push(b'"');
+    match &settings.url {
+        Some(resolve) => {
+            let url = resolve(uri);
+            settings
+                .redactor
+                .url_pieces(&url, |piece| json::escaped(out, piece));
+        }
+        None => URI_TEXT.with_borrow_mut(|text| {
+            text.clear();
+            // Writing to a String cannot fail.
+            let _ = write!(text, "{uri}");
+            settings
+                .redactor
+                .url_pieces(text, |piece| json::escaped(out, piece));
+        }),
+    }
+    out.push(b'"');
+}
+
+/// `headers` and `headers_redacted`, as [`Redactor::headers`](crate::redact::Redactor::headers)
+/// gives them, without building its map.
+fn write_headers(out: &mut Vec<u8>, redactor: &Redactor, headers: &http::HeaderMap) {
+    let mut redacted = Names::default();
+    line::headers(out, |members| {
+        redactor.each_header(headers, |name, value, was_redacted| {
+            members.entry(name, &value);
+            if was_redacted {
+                redacted.push(name);
+            }
+        });
+    });
+    // Visited in name order, so already sorted.
+    line::redacted_names(out, |members| {
+        for name in redacted.iter() {
+            members.item(name);
+        }
+    });
+}
+
+/// The names of the redacted headers of one request: a few at most, kept on the stack.
+#[derive(Default)]
+struct Names<'a> {
+    inline: [&'a str; 8],
+    len: usize,
+    more: Vec<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn push(&mut self, name: &'a str) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = name;
+            self.len += 1;
+        } else {
+            self.more.push(name);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.inline[..self.len]
+            .iter()
+            .copied()
+            .chain(self.more.iter().copied())
     }
 }

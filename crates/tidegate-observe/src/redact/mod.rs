@@ -32,6 +32,9 @@ use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 pub use body::{BodyMode, MAX_CAPTURE};
 pub use patterns::{REDACTED, redact_text};
 
+/// Fills unused slots of the stack list in [`Redactor::each_header`] (never visited).
+static PLACEHOLDER_NAME: http::HeaderName = http::header::ACCEPT;
+
 /// Headers redacted whatever the configuration says.
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
     "authorization",
@@ -216,32 +219,69 @@ impl Redactor {
     /// sensitive-looking values.
     pub fn headers(&self, headers: &http::HeaderMap) -> RedactedHeaders {
         let mut out = RedactedHeaders::default();
-        for name in headers.keys() {
-            let key = name.as_str();
-            // `HeaderName`s are lower case already.
-            if self.is_secret_lower_header(key) {
-                out.headers.insert(key.to_owned(), REDACTED.to_owned());
-                out.redacted.push(key.to_owned());
-                continue;
+        self.each_header(headers, |name, value, redacted| {
+            if redacted {
+                out.redacted.push(name.to_owned());
             }
-            let mut joined = String::new();
-            for (i, value) in headers.get_all(name).iter().enumerate() {
-                if i > 0 {
-                    joined.push_str(", ");
-                }
-                joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-            }
-            let value = match patterns::redact_text(&joined) {
-                Cow::Borrowed(_) => joined,
-                Cow::Owned(redacted) => {
-                    out.redacted.push(key.to_owned());
-                    redacted
-                }
-            };
-            out.headers.insert(key.to_owned(), value);
-        }
+            out.headers.insert(name.to_owned(), value.into_owned());
+        });
         out.redacted.sort();
         out
+    }
+
+    /// Visits the headers as a log record shows them, in name order (the order of
+    /// [`RedactedHeaders::headers`]): the lower-case name, the value (several values joined
+    /// with `, `; secret names give [`REDACTED`], other values have their sensitive-looking
+    /// spans replaced) and whether the value was redacted. Allocates only for a name that
+    /// occurs several times, for a value that is not UTF-8 or that gets redacted, and for the
+    /// name list of a request with more than 32 distinct names: the boundary log calls this
+    /// for every upstream request.
+    pub(crate) fn each_header<'h>(
+        &self,
+        headers: &'h http::HeaderMap,
+        mut visit: impl FnMut(&'h str, Cow<'h, str>, bool),
+    ) {
+        const INLINE: usize = 32;
+        let mut inline: [&'h http::HeaderName; INLINE] = [&PLACEHOLDER_NAME; INLINE];
+        let mut spilled: Vec<&'h http::HeaderName> = Vec::new();
+        let names: &mut [&'h http::HeaderName] = if headers.keys_len() <= INLINE {
+            let mut n = 0;
+            for name in headers.keys() {
+                inline[n] = name;
+                n += 1;
+            }
+            &mut inline[..n]
+        } else {
+            spilled.extend(headers.keys());
+            &mut spilled
+        };
+        // A BTreeMap<String, _> orders by bytes, as `str` does; names are unique.
+        names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        for &name in names.iter() {
+            // `HeaderName`s are lower case already.
+            let key = name.as_str();
+            if self.is_secret_lower_header(key) {
+                visit(key, Cow::Borrowed(REDACTED), true);
+                continue;
+            }
+            let mut values = headers.get_all(name).iter();
+            let first = values.next().map_or(&[][..], |v| v.as_bytes());
+            let joined = match values.next() {
+                None => String::from_utf8_lossy(first),
+                Some(second) => {
+                    let mut joined = String::from_utf8_lossy(first).into_owned();
+                    for value in std::iter::once(second).chain(values) {
+                        joined.push_str(", ");
+                        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+                    }
+                    Cow::Owned(joined)
+                }
+            };
+            match patterns::redact_text(&joined) {
+                Cow::Borrowed(_) => visit(key, joined, false),
+                Cow::Owned(redacted) => visit(key, Cow::Owned(redacted), true),
+            }
+        }
     }
 
     /// Redacts a JSON value in place: secret keys at any depth, then sensitive-looking values.
@@ -322,7 +362,15 @@ impl Redactor {
 
     /// A URL with secret query values (and any userinfo password) replaced.
     pub fn url(&self, url: &str) -> String {
-        url::redact_url(self, url)
+        let mut out = String::with_capacity(url.len() + 16);
+        url::redact_url(self, url, |piece| out.push_str(piece));
+        out
+    }
+
+    /// [`url`](Self::url) handed over in pieces (their concatenation is the redacted URL), so
+    /// the boundary log can escape them straight into its line without building a `String`.
+    pub(crate) fn url_pieces(&self, url: &str, push: impl FnMut(&str)) {
+        url::redact_url(self, url, push);
     }
 
     fn is_secret_query_param(&self, normalized: &str) -> bool {

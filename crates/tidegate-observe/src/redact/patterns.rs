@@ -150,25 +150,34 @@ fn email_at(b: &[u8], at: usize) -> Option<Range<usize>> {
 
 /// A digit run starting at `start` (digits with single spaces or dashes between them): a US
 /// SSN (`ddd-dd-dddd`) or a 13–19 digit number that passes the Luhn check (a card number).
+///
+/// Allocation-free (the digits on the stack, the group sizes only as far as the SSN shape
+/// needs them): ids, versions and dates in every header value start digit runs.
 fn digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
-    let mut digits: Vec<u8> = Vec::with_capacity(19);
-    let mut groups: Vec<usize> = vec![0];
+    let mut digits = [0u8; 19];
+    let mut count = 0;
+    // The sizes of the first three groups and how many groups there are.
+    let mut groups = [0usize; 3];
+    let mut group = 0;
     let mut separators_are_dashes = true;
     let mut end = start;
     let mut i = start;
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_digit() {
-            digits.push(c - b'0');
-            *groups.last_mut().expect("never empty") += 1;
+            if count == digits.len() {
+                return None; // a 20th digit
+            }
+            digits[count] = c - b'0';
+            count += 1;
+            if let Some(size) = groups.get_mut(group) {
+                *size += 1;
+            }
             i += 1;
             end = i;
-            if digits.len() > 19 {
-                return None;
-            }
         } else if matches!(c, b' ' | b'-') && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
             separators_are_dashes &= c == b'-';
-            groups.push(0);
+            group += 1;
             i += 1;
         } else {
             break;
@@ -177,8 +186,8 @@ fn digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
     if end < b.len() && b[end].is_ascii_alphabetic() {
         return None;
     }
-    let is_ssn = separators_are_dashes && groups == [3, 2, 4];
-    let is_card = (13..=19).contains(&digits.len()) && luhn_valid(digits.iter().copied());
+    let is_ssn = separators_are_dashes && group == 2 && groups == [3, 2, 4];
+    let is_card = (13..=19).contains(&count) && luhn_valid(digits[..count].iter().copied());
     (is_ssn || is_card).then_some(start..end)
 }
 
@@ -326,5 +335,63 @@ mod tests {
         assert!(luhn_valid(digits("79927398713").into_iter()));
         assert!(!luhn_valid(digits("79927398710").into_iter()));
         assert!(luhn_valid(digits("378282246310005").into_iter()));
+    }
+
+    /// The allocating version `digits_at` replaced, kept as the reference.
+    fn reference_digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
+        let mut digits: Vec<u8> = Vec::with_capacity(19);
+        let mut groups: Vec<usize> = vec![0];
+        let mut separators_are_dashes = true;
+        let mut end = start;
+        let mut i = start;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_digit() {
+                digits.push(c - b'0');
+                *groups.last_mut().expect("never empty") += 1;
+                i += 1;
+                end = i;
+                if digits.len() > 19 {
+                    return None;
+                }
+            } else if matches!(c, b' ' | b'-') && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+                separators_are_dashes &= c == b'-';
+                groups.push(0);
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if end < b.len() && b[end].is_ascii_alphabetic() {
+            return None;
+        }
+        let is_ssn = separators_are_dashes && groups == [3, 2, 4];
+        let is_card = (13..=19).contains(&digits.len()) && luhn_valid(digits.iter().copied());
+        (is_ssn || is_card).then_some(start..end)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn digit_runs_are_found_as_before(s in "[0-9 a-]{0,40}") {
+            let b = s.as_bytes();
+            for i in 0..b.len() {
+                proptest::prop_assert_eq!(digits_at(b, i), reference_digits_at(b, i), "at {} in {:?}", i, s);
+            }
+        }
+
+        #[test]
+        fn card_and_ssn_shaped_runs_too(
+            groups in proptest::collection::vec(("[0-9]{1,6}", proptest::sample::select(vec![" ", "-"])), 1..6),
+            tail in "[a.x ]?",
+        ) {
+            let mut s = String::new();
+            for (digits, sep) in &groups {
+                s.push_str(digits);
+                s.push_str(sep);
+            }
+            s.pop();
+            s.push_str(&tail);
+            proptest::prop_assert_eq!(digits_at(s.as_bytes(), 0), reference_digits_at(s.as_bytes(), 0), "{:?}", s);
+        }
     }
 }
