@@ -5,24 +5,12 @@
 //! `Transfer-Encoding` and `Upgrade` (plus `Expect`, which hyper's client does not implement).
 //! hyper re-frames bodies itself, so dropping `Transfer-Encoding` loses nothing.
 
-use http::{HeaderMap, HeaderName, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The caller's account header (logged, never forwarded).
 pub const X_INTEGRATED_ACCOUNT_ID: HeaderName = HeaderName::from_static("x-integrated-account-id");
 /// Correlation id header.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-const FIXED_HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
 
 /// Whether `name` is hop-by-hop on its own (without looking at `Connection`'s list).
 fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
@@ -33,40 +21,46 @@ fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// Removes every hop-by-hop header from `headers`.
+///
+/// Runs twice per proxied request, so it allocates nothing: most messages carry no hop-by-hop
+/// header at all (one scan of the few names present), and the common one that does, an
+/// upstream's `Connection: keep-alive`, costs one value clone and a few lookups.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Fast path, taken by most messages: one pass over the (few) names present instead of a
-    // hashed `remove` per hop-by-hop name. Headers named by `Connection` need `Connection`
-    // itself, which this pass sees.
     if !headers.keys().any(is_fixed_hop_by_hop) {
         return;
     }
     // Headers named by `Connection` first (they are only known while `Connection` is there).
-    // Allocation happens only when a caller actually sends such a list.
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
+    let mut values = headers.get_all(header::CONNECTION).iter();
+    match (values.next().cloned(), values.next().is_some()) {
+        (Some(only), false) => remove_listed(headers, &only),
+        (Some(_), true) => {
+            let all: Vec<HeaderValue> = headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .cloned()
+                .collect();
+            for value in &all {
+                remove_listed(headers, value);
+            }
         }
+        (None, _) => {}
     }
-    for name in FIXED_HOP_BY_HOP {
-        headers.remove(name);
+    // Then the fixed names and any `Proxy-*` header (e.g. `Proxy-Status`), one at a time:
+    // messages carry a handful of headers, so rescanning beats collecting.
+    while let Some(name) = headers.keys().find(|k| is_fixed_hop_by_hop(k)).cloned() {
+        headers.remove(&name);
     }
-    headers.remove(header::EXPECT);
-    // Any other `Proxy-*` header (e.g. `Proxy-Status`, vendor extensions).
-    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
-        let proxy: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("proxy-"))
-            .cloned()
-            .collect();
-        for name in proxy {
-            headers.remove(name);
+}
+
+/// Removes the headers a `Connection` value lists (`close` names no header).
+fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(list) = connection.to_str() else {
+        return;
+    };
+    for token in list.split(',').map(str::trim) {
+        if !token.is_empty() && !token.eq_ignore_ascii_case("close") {
+            // An invalid name simply matches nothing.
+            headers.remove(token);
         }
     }
 }
@@ -130,5 +124,23 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 3, "expect is removed");
         assert!(!h.contains_key(header::EXPECT));
+    }
+
+    #[test]
+    fn connection_lists_with_odd_tokens_are_handled() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "close, , x-a ,bad name,X-B"),
+            ("x-a", "1"),
+            ("x-b", "1"),
+            ("x-c", "kept"),
+            ("proxy-status", "x"),
+            ("expect", "100-continue"),
+        ] {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-c"]);
     }
 }

@@ -73,7 +73,21 @@ impl UpstreamBase {
     /// Only the path and query of `target` are used: a caller cannot redirect a connector to
     /// another host by sending an absolute URI.
     pub fn join(&self, target: &Uri) -> Uri {
-        let path_and_query = match target.path_and_query() {
+        let path_and_query = self.origin_form(target);
+        Uri::from_parts({
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(self.scheme.clone());
+            parts.authority = Some(self.authority.clone());
+            parts.path_and_query = Some(path_and_query);
+            parts
+        })
+        .expect("scheme, authority and path are all set and valid")
+    }
+
+    /// The path and query [`join`](Self::join) sends for `target` (the request line's
+    /// origin form): the base path prefix, then `target`'s path and query.
+    pub fn origin_form(&self, target: &Uri) -> PathAndQuery {
+        match target.path_and_query() {
             Some(pq) if self.prefix.is_empty() && pq.as_str().starts_with('/') => pq.clone(),
             Some(pq) => {
                 let mut s = String::with_capacity(self.prefix.len() + pq.as_str().len() + 1);
@@ -87,15 +101,28 @@ impl UpstreamBase {
             None if self.prefix.is_empty() => PathAndQuery::from_static("/"),
             None => PathAndQuery::try_from(&*self.prefix)
                 .unwrap_or_else(|_| PathAndQuery::from_static("/")),
+        }
+    }
+
+    /// The `Host` header value for this base: the host, plus the port when it is not the
+    /// scheme's default (as browsers and hyper's pooled client send it).
+    pub fn host_header(&self) -> http::HeaderValue {
+        let default_port = if self.is_https() { 443 } else { 80 };
+        let value = match self.authority.port_u16() {
+            Some(port) if port != default_port => format!("{}:{port}", self.authority.host()),
+            _ => self.authority.host().to_owned(),
         };
-        Uri::from_parts({
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(self.scheme.clone());
-            parts.authority = Some(self.authority.clone());
-            parts.path_and_query = Some(path_and_query);
-            parts
-        })
-        .expect("scheme, authority and path are all set and valid")
+        http::HeaderValue::try_from(value).expect("a parsed authority is a valid header value")
+    }
+
+    /// `scheme://authority/`: what the connector dials.
+    pub fn origin(&self) -> Uri {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("scheme and authority are valid")
     }
 
     /// The authority (`host[:port]`), e.g. for the `Host` header.
@@ -143,6 +170,26 @@ mod tests {
             "https://api.hubapi.com/crm/v3/objects/contacts"
         );
         assert_eq!(join("http://127.0.0.1:9/", "/"), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn host_header_drops_only_the_default_port() {
+        let host = |b: &str| UpstreamBase::parse(b).unwrap().host_header();
+        assert_eq!(host("https://api.example.com/v2"), "api.example.com");
+        assert_eq!(host("https://api.example.com:443"), "api.example.com");
+        assert_eq!(
+            host("https://api.example.com:8443/x"),
+            "api.example.com:8443"
+        );
+        assert_eq!(host("http://127.0.0.1:80"), "127.0.0.1");
+        assert_eq!(host("http://127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(
+            UpstreamBase::parse("http://[::1]:9/v1")
+                .unwrap()
+                .origin()
+                .to_string(),
+            "http://[::1]:9/"
+        );
     }
 
     #[test]

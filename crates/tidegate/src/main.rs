@@ -14,6 +14,12 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: a proxied request allocates and frees dozens of small
+/// objects (header maps, boxed futures and bodies, ids), and glibc's malloc/free were ~10 % of
+/// the gateway's CPU under load (docs/decisions/0016-allocator.md has the numbers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tidegate",
