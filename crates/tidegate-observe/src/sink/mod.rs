@@ -1,15 +1,23 @@
-//! Where log lines go: a bounded channel to one writer thread, so a request never waits on I/O.
+//! Where log lines go: a bounded buffer drained by one writer thread, so a request never
+//! waits on I/O.
 //!
 //! ```
 //! use tidegate_observe::sink::LogSink;
 //!
-//! // Tests and benches drain the channel themselves:
+//! // Tests and benches drain a channel themselves:
 //! let (sink, mut lines) = LogSink::channel(16);
 //! assert!(sink.emit(b"{}\n".to_vec()));
 //! assert_eq!(lines.try_recv().unwrap(), b"{}\n");
 //! ```
 //!
-//! When the channel is full (the disk or stdout cannot keep up), a line is dropped and counted
+//! A sink made by [`LogSink::start`] appends each line to one shared byte buffer (a mutex held
+//! for the copy); the writer thread swaps that buffer for an empty one and writes the whole
+//! batch with one call. A request therefore costs a memcpy, not a heap block and a channel
+//! slot per line, and never wakes the writer unless the writer is idle: while lines keep
+//! coming the writer drains every [`BATCH_PAUSE`], and it only sleeps on a condition variable
+//! when it found nothing to do.
+//!
+//! When the buffer is full (the disk or stdout cannot keep up), a line is dropped and counted
 //! ([`LogSink::dropped`] and the `tidegate_log_lines_dropped_total` metric) rather than
 //! blocking the request that produced it: losing a log line is better than adding latency to
 //! every call when a disk is slow.
@@ -20,8 +28,8 @@ use std::{
     io::{self, Write},
     path::PathBuf,
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread::JoinHandle,
     time::Duration,
@@ -33,6 +41,11 @@ pub use file::{Clock, RotatingFile};
 
 /// Lines buffered between requests and the writer before new lines are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
+
+/// What one line of a sink's capacity stands for, in bytes: a [`LogSink::start`] sink bounds
+/// its buffer in bytes (`capacity × LINE_BUDGET`), since lines vary from ~500 bytes to tens of
+/// KiB with bodies. A line longer than the whole bound is still taken when the buffer is empty.
+pub const LINE_BUDGET: usize = 1024;
 
 /// Where a sink writes.
 pub enum SinkTarget {
@@ -76,17 +89,79 @@ impl SinkTarget {
 /// The sending side: cheap to clone, shared by every boundary-log layer.
 #[derive(Clone, Debug)]
 pub struct LogSink {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: Tx,
     dropped: Arc<AtomicU64>,
     flushed: Arc<Flushed>,
 }
 
-/// Flush acknowledgements from the writer (an empty line in the channel is a flush request).
+#[derive(Clone, Debug)]
+enum Tx {
+    /// [`LogSink::channel`]: one `Vec` per line, for callers that read lines themselves.
+    Channel(mpsc::Sender<Vec<u8>>),
+    /// [`LogSink::start`]: the shared buffer of a writer thread.
+    Buffer(Arc<Sender>),
+}
+
+/// Flush acknowledgements from the writer.
 #[derive(Debug, Default)]
 struct Flushed {
+    /// Channel sinks: flush requests sent (an empty line in the channel is one).
     requested: AtomicU64,
+    /// The last flush ticket whose lines are written and flushed.
     done: AtomicU64,
+    /// The writer thread ended (all senders gone, or it panicked): nothing more will flush.
+    writer_gone: AtomicBool,
     notify: tokio::sync::Notify,
+}
+
+/// Lines on their way from requests to the writer thread of a [`LogSink::start`] sink.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled only when the writer waits on it (`State::writer_waiting`).
+    wake: Condvar,
+    /// The buffer's bound in bytes.
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Whole lines, appended under the lock (so never interleaved or torn).
+    lines: Vec<u8>,
+    /// Flush tickets issued; each covers every line appended before it.
+    flush_requested: u64,
+    /// The writer is asleep on `Shared::wake` and needs a signal to see new work.
+    writer_waiting: bool,
+    /// Every [`LogSink`] clone is gone: write what is left and stop.
+    senders_gone: bool,
+    /// The writer thread ended; lines would never be written.
+    writer_gone: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves whole lines behind (appends are one call).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The one sender of a buffer sink, shared by every [`LogSink`] clone; dropping it (with the
+/// last clone) tells the writer to finish.
+#[derive(Debug)]
+struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.senders_gone = true;
+        if state.writer_waiting {
+            state.writer_waiting = false;
+            drop(state);
+            self.shared.wake.notify_one();
+        }
+    }
 }
 
 /// The writer thread; [`SinkWorker::join`] waits until every [`LogSink`] clone is dropped and
@@ -97,13 +172,12 @@ pub struct SinkWorker {
 }
 
 impl LogSink {
-    /// Starts a writer thread for `target` with a channel of `capacity` lines.
+    /// Starts a writer thread for `target` with room for about `capacity` lines (see
+    /// [`LINE_BUDGET`]).
     ///
     /// A file target is opened (and rotated/retained) before this returns, so a bad path is
     /// an error at startup, not a silent loss later.
     pub fn start(target: SinkTarget, capacity: usize) -> io::Result<(LogSink, SinkWorker)> {
-        let (sink, rx) = LogSink::channel(capacity);
-        let flushed = sink.flushed.clone();
         let writer: Box<dyn LineWriter> = match target {
             // Rust's stdout is line-buffered (one write(2) per line); batch instead.
             SinkTarget::Stdout => Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
@@ -114,9 +188,28 @@ impl LogSink {
             )?),
             SinkTarget::Writer(w) => Box::new(w),
         };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            max_bytes: capacity.max(1).saturating_mul(LINE_BUDGET),
+        });
+        let flushed = Arc::new(Flushed::default());
+        let sink = LogSink {
+            tx: Tx::Buffer(Arc::new(Sender {
+                shared: shared.clone(),
+            })),
+            dropped: Arc::new(AtomicU64::new(0)),
+            flushed: flushed.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("tidegate-log-writer".into())
-            .spawn(move || write_lines(rx, writer, &flushed))?;
+            .spawn(move || {
+                let _gone = WriterGone {
+                    shared: &shared,
+                    flushed: &flushed,
+                };
+                write_lines(&shared, writer, &flushed)
+            })?;
         Ok((
             sink,
             SinkWorker {
@@ -130,7 +223,7 @@ impl LogSink {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (
             LogSink {
-                tx,
+                tx: Tx::Channel(tx),
                 dropped: Arc::new(AtomicU64::new(0)),
                 flushed: Arc::new(Flushed::default()),
             },
@@ -140,35 +233,93 @@ impl LogSink {
 
     /// Queues one line (ending in `\n`) without waiting; `false` when it was dropped.
     pub fn emit(&self, line: Vec<u8>) -> bool {
-        match self.tx.try_send(line) {
-            Ok(()) => true,
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::log_line_dropped();
-                false
-            }
+        let queued = match &self.tx {
+            Tx::Channel(tx) => tx.try_send(line).is_ok(),
+            Tx::Buffer(sender) => append(&sender.shared, &line),
+        };
+        if !queued {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::log_line_dropped();
         }
+        queued
     }
 
     /// Waits until every line queued before this call is written and flushed (for a clean
     /// shutdown; bound it with a timeout). Only for sinks made by [`LogSink::start`].
     pub async fn flush(&self) {
-        let ticket = self.flushed.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.tx.send(Vec::new()).await.is_err() {
-            return; // the writer is gone: nothing left to flush
-        }
+        let ticket = match &self.tx {
+            Tx::Channel(tx) => {
+                let ticket = self.flushed.requested.fetch_add(1, Ordering::SeqCst) + 1;
+                if tx.send(Vec::new()).await.is_err() {
+                    return; // the writer is gone: nothing left to flush
+                }
+                ticket
+            }
+            Tx::Buffer(sender) => {
+                let mut state = sender.shared.lock();
+                if state.writer_gone {
+                    return;
+                }
+                state.flush_requested += 1;
+                let ticket = state.flush_requested;
+                if state.writer_waiting {
+                    state.writer_waiting = false;
+                    drop(state);
+                    sender.shared.wake.notify_one();
+                }
+                ticket
+            }
+        };
         loop {
             let notified = self.flushed.notify.notified();
-            if self.flushed.done.load(Ordering::SeqCst) >= ticket {
+            if self.flushed.done.load(Ordering::SeqCst) >= ticket
+                || self.flushed.writer_gone.load(Ordering::SeqCst)
+            {
                 return;
             }
             notified.await;
         }
     }
 
-    /// Lines dropped so far because the channel was full or the writer stopped.
+    /// Lines dropped so far because the buffer was full or the writer stopped.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Appends a whole line under the lock; `false` (dropped) when the buffer is full or the
+/// writer is gone. Signals the writer only when it is asleep.
+fn append(shared: &Shared, line: &[u8]) -> bool {
+    let mut state = shared.lock();
+    if state.writer_gone
+        || (!state.lines.is_empty() && state.lines.len() + line.len() > shared.max_bytes)
+    {
+        return false;
+    }
+    state.lines.extend_from_slice(line);
+    if state.writer_waiting {
+        state.writer_waiting = false;
+        drop(state);
+        shared.wake.notify_one();
+    }
+    true
+}
+
+/// Marks the writer as ended when its thread returns or unwinds, so that `emit` drops and
+/// counts instead of buffering forever and `flush` stops waiting.
+struct WriterGone<'a> {
+    shared: &'a Shared,
+    flushed: &'a Flushed,
+}
+
+impl Drop for WriterGone<'_> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.writer_gone = true;
+        state.lines = Vec::new();
+        drop(state);
+        self.flushed.writer_gone.store(true, Ordering::SeqCst);
+        self.flushed.notify.notify_waiters();
     }
 }
 
@@ -185,13 +336,14 @@ impl SinkWorker {
 
 /// What the writer thread writes to.
 trait LineWriter: Send {
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()>;
+    /// Writes whole lines (a batch: one or more, each ending in `\n`).
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()>;
     fn flush_lines(&mut self) -> io::Result<()>;
 }
 
 impl LineWriter for io::BufWriter<io::Stdout> {
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.write_all(line)
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.write_all(lines)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
         self.flush()
@@ -199,8 +351,8 @@ impl LineWriter for io::BufWriter<io::Stdout> {
 }
 
 impl LineWriter for Box<dyn Write + Send> {
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.write_all(line)
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.write_all(lines)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
         self.flush()
@@ -208,8 +360,8 @@ impl LineWriter for Box<dyn Write + Send> {
 }
 
 impl LineWriter for RotatingFile {
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.write_all(line)
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.write_all(lines)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
         self.flush()
@@ -217,63 +369,57 @@ impl LineWriter for RotatingFile {
 }
 
 /// How long the writer sleeps after a busy burst before draining again. While lines keep
-/// coming, the writer is never parked on the channel, so a request's `emit` is an atomic push
-/// with no thread wake-up (a futex per line would cost more than the whole record); lines wait
-/// at most this long, and the channel (8192 lines) absorbs millions of lines per second.
+/// coming, the writer is never asleep on the condition variable, so a request's `emit` is a
+/// copy under a mutex with no thread wake-up (a futex per line would cost more than the whole
+/// line); lines wait at most this long, and the buffer absorbs far more than a millisecond of
+/// lines.
 const BATCH_PAUSE: Duration = Duration::from_millis(1);
 
-/// The writer loop: write everything queued, flush, pause briefly while busy, park only when
-/// idle, stop when every sender is gone. A failing write is reported (once per burst) and the
-/// loop goes on. An empty "line" is a flush request, acknowledged after the flush.
-fn write_lines(
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    mut out: Box<dyn LineWriter>,
-    flushed: &Flushed,
-) -> io::Result<()> {
-    use mpsc::error::TryRecvError;
+/// The writer loop: take everything buffered (swapping buffers, so the lock is held for
+/// pointer swaps only), write it in one call, flush, acknowledge flush tickets, pause briefly
+/// while busy, sleep only when idle, stop when every sender is gone. A failing write is
+/// reported (once per burst) and the loop goes on.
+fn write_lines(shared: &Shared, mut out: Box<dyn LineWriter>, flushed: &Flushed) -> io::Result<()> {
     let mut last_error: Option<io::ErrorKind> = None;
-    let mut next: Option<Vec<u8>> = None;
+    let mut batch: Vec<u8> = Vec::new();
+    let mut acknowledged = 0u64;
     loop {
-        let mut written = 0u64;
-        let mut flush_requests = 0u64;
-        let mut closed = false;
-        loop {
-            let line = match next.take() {
-                Some(line) => line,
-                None => match rx.try_recv() {
-                    Ok(line) => line,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
-                },
-            };
-            if line.is_empty() {
-                flush_requests += 1;
-            } else {
-                note_error(out.write_line(&line), &mut last_error);
-                written += 1;
+        let (tickets, closed) = {
+            let mut state = shared.lock();
+            while state.lines.is_empty()
+                && state.flush_requested == acknowledged
+                && !state.senders_gone
+            {
+                // Idle: one wake-up per idle period, not per line.
+                state.writer_waiting = true;
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
+            state.writer_waiting = false;
+            std::mem::swap(&mut state.lines, &mut batch);
+            (state.flush_requested, state.senders_gone)
+        };
+        let wrote = !batch.is_empty();
+        if wrote {
+            note_error(out.write_lines(&batch), &mut last_error);
+            batch.clear();
         }
-        if written > 0 || flush_requests > 0 {
+        if wrote || tickets > acknowledged {
             note_error(out.flush_lines(), &mut last_error);
         }
-        if flush_requests > 0 {
-            flushed.done.fetch_add(flush_requests, Ordering::SeqCst);
+        if tickets > acknowledged {
+            acknowledged = tickets;
+            flushed.done.store(tickets, Ordering::SeqCst);
             flushed.notify.notify_waiters();
         }
         if closed {
+            // Taken under the same lock as the last batch: nothing can follow.
             return out.flush_lines();
         }
-        if written > 0 {
+        if wrote {
             std::thread::sleep(BATCH_PAUSE);
-        } else {
-            // Idle: park until the next line (one wake-up per idle period, not per line).
-            match rx.blocking_recv() {
-                Some(line) => next = Some(line),
-                None => return out.flush_lines(),
-            }
         }
     }
 }
@@ -362,5 +508,135 @@ mod tests {
         drop(sink);
         worker.join().unwrap();
         assert_eq!(std::fs::read_to_string(path).unwrap(), "{\"a\":1}\n");
+    }
+
+    /// A writer that holds its first write until the test releases it (a stalled disk).
+    struct Stalled {
+        out: Shared,
+        release: std::sync::mpsc::Receiver<()>,
+        started: std::sync::mpsc::Sender<()>,
+        first: bool,
+    }
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.first) {
+                let _ = self.started.send(());
+                let _ = self.release.recv();
+            }
+            self.out.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn full_buffer_drops_and_counts_instead_of_blocking() {
+        let out = Shared::default();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let stalled = Stalled {
+            out: out.clone(),
+            release: release_rx,
+            started: started_tx,
+            first: true,
+        };
+        // Room for 2 × LINE_BUDGET bytes.
+        let (sink, worker) = LogSink::start(SinkTarget::Writer(Box::new(stalled)), 2).unwrap();
+        let line = |c: u8| {
+            let mut l = vec![c; LINE_BUDGET - 1];
+            l.push(b'\n');
+            l
+        };
+        assert!(sink.emit(line(b'a')));
+        started.recv().unwrap(); // the writer took line a and is stuck writing it
+        assert!(sink.emit(line(b'b')));
+        assert!(sink.emit(line(b'c')));
+        assert!(!sink.emit(line(b'd')), "the buffer holds two lines");
+        assert_eq!(sink.dropped(), 1);
+        release.send(()).unwrap();
+        drop(sink);
+        worker.join().unwrap();
+        let written = out.0.lock().unwrap().clone();
+        assert_eq!(written, [line(b'a'), line(b'b'), line(b'c')].concat());
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_still_passes_an_empty_buffer() {
+        let out = Shared::default();
+        let (sink, worker) = LogSink::start(SinkTarget::Writer(Box::new(out.clone())), 1).unwrap();
+        let mut long = vec![b'x'; 3 * LINE_BUDGET];
+        long.push(b'\n');
+        assert!(sink.emit(long.clone()));
+        drop(sink);
+        worker.join().unwrap();
+        assert_eq!(*out.0.lock().unwrap(), long);
+    }
+
+    #[test]
+    fn concurrent_lines_are_never_interleaved() {
+        let out = Shared::default();
+        let (sink, worker) =
+            LogSink::start(SinkTarget::Writer(Box::new(out.clone())), 1 << 16).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4u8 {
+                let sink = sink.clone();
+                scope.spawn(move || {
+                    for i in 0..2000 {
+                        let mut line = vec![b'a' + t; 50 + i % 200];
+                        line.push(b'\n');
+                        assert!(sink.emit(line));
+                    }
+                });
+            }
+        });
+        drop(sink);
+        worker.join().unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let mut per_thread = [0usize; 4];
+        for line in text.lines() {
+            let first = line.as_bytes()[0];
+            assert!(line.bytes().all(|b| b == first), "torn line {line:?}");
+            let t = usize::from(first - b'a');
+            assert_eq!(
+                line.len(),
+                50 + per_thread[t] % 200,
+                "lines of one thread keep their order"
+            );
+            per_thread[t] += 1;
+        }
+        assert_eq!(per_thread, [2000; 4]);
+    }
+
+    #[tokio::test]
+    async fn flush_with_nothing_queued_returns() {
+        let (sink, worker) =
+            LogSink::start(SinkTarget::Writer(Box::new(Shared::default())), 4).unwrap();
+        sink.flush().await;
+        sink.flush().await;
+        drop(sink);
+        worker.join().unwrap();
+    }
+
+    /// A writer that fails hard (a panicking writer implementation).
+    struct Panics;
+    impl Write for Panics {
+        fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
+            panic!("writer broke");
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_writer_neither_hangs_flush_nor_buffers_forever() {
+        let (sink, worker) = LogSink::start(SinkTarget::Writer(Box::new(Panics)), 4).unwrap();
+        assert!(sink.emit(b"1\n".to_vec()));
+        sink.flush().await;
+        assert!(worker.join().is_err());
+        assert!(!sink.emit(b"2\n".to_vec()));
+        assert_eq!(sink.dropped(), 1);
+        sink.flush().await;
     }
 }
