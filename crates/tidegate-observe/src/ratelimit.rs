@@ -7,7 +7,15 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+// The names as constants: looking a header up by `&str` parses and validates the name on
+// every call, and the reader runs for every logged response.
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// `ratelimit_remaining` / `ratelimit_reset` of a record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +43,7 @@ pub fn standard_reader() -> RateLimitReader {
 /// - `Retry-After` (delta-seconds) as the reset when nothing else gives one.
 pub fn read_standard(headers: &HeaderMap) -> RateLimitFigures {
     let mut figures = RateLimitFigures::default();
-    for value in headers.get_all("ratelimit") {
+    for value in headers.get_all(RATELIMIT) {
         let Ok(text) = value.to_str() else { continue };
         for item in text.split(',') {
             let (mut r, mut t) = (None, None);
@@ -55,19 +63,19 @@ pub fn read_standard(headers: &HeaderMap) -> RateLimitFigures {
         }
     }
     if figures.remaining.is_none() {
-        figures.remaining = number(headers, "ratelimit-remaining")
-            .or_else(|| number(headers, "x-ratelimit-remaining"));
+        figures.remaining =
+            number(headers, RATELIMIT_REMAINING).or_else(|| number(headers, X_RATELIMIT_REMAINING));
     }
     if figures.reset_secs.is_none() {
-        figures.reset_secs = number(headers, "ratelimit-reset")
-            .or_else(|| number(headers, "x-ratelimit-reset").map(delta_from_maybe_epoch))
-            .or_else(|| number(headers, "retry-after"));
+        figures.reset_secs = number(headers, RATELIMIT_RESET)
+            .or_else(|| number(headers, X_RATELIMIT_RESET).map(delta_from_maybe_epoch))
+            .or_else(|| number(headers, http::header::RETRY_AFTER));
     }
     figures
 }
 
 /// The smallest integer among a header's (possibly comma-separated) values.
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+fn number(headers: &HeaderMap, name: HeaderName) -> Option<u64> {
     headers
         .get_all(name)
         .iter()

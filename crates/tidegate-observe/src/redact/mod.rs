@@ -24,6 +24,7 @@
 //! - URL query parameters whose names carry secrets (and values that match a pattern).
 
 mod body;
+mod fragments;
 pub mod patterns;
 mod url;
 
@@ -32,8 +33,9 @@ use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 pub use body::{BodyMode, MAX_CAPTURE};
 pub use patterns::{REDACTED, redact_text};
 
-/// Fills unused slots of the stack list in [`Redactor::each_header`] (never visited).
+/// Fill unused slots of the stack list in [`Redactor::each_header`] (never visited).
 static PLACEHOLDER_NAME: http::HeaderName = http::header::ACCEPT;
+static PLACEHOLDER_VALUE: http::HeaderValue = http::HeaderValue::from_static("");
 
 /// Headers redacted whatever the configuration says.
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
@@ -58,6 +60,9 @@ const SECRET_HEADER_FRAGMENTS: &[&str] = &[
     "cookie",
     "credential",
 ];
+
+/// [`SECRET_HEADER_FRAGMENTS`] for a one-pass search.
+static HEADER_FRAGMENTS: fragments::Fragments = fragments::Fragments::new(SECRET_HEADER_FRAGMENTS);
 
 /// JSON keys (normalized) redacted whatever the configuration says: credentials.
 const ALWAYS_REDACTED_FIELDS: &[&str] = &[
@@ -91,6 +96,9 @@ const SECRET_FIELD_FRAGMENTS: &[&str] = &[
     "signature",
     "privatekey",
 ];
+
+/// [`SECRET_FIELD_FRAGMENTS`] for a one-pass search.
+static FIELD_FRAGMENTS: fragments::Fragments = fragments::Fragments::new(SECRET_FIELD_FRAGMENTS);
 
 /// The redactor, built once from `logging.redact_headers` / `logging.redact_fields` and shared.
 #[derive(Clone, Debug)]
@@ -202,17 +210,13 @@ impl Redactor {
     }
 
     fn is_secret_lower_header(&self, lower: &str) -> bool {
-        self.inner.headers.iter().any(|h| h == lower)
-            || SECRET_HEADER_FRAGMENTS.iter().any(|f| lower.contains(f))
+        self.inner.headers.iter().any(|h| h == lower) || HEADER_FRAGMENTS.found_in(lower)
     }
 
     /// Whether a JSON key is redacted (case-insensitive, ignoring `_` and `-`).
     pub fn is_secret_field(&self, key: &str) -> bool {
         let normalized = normalize_key(key);
-        self.inner.fields.contains(&normalized)
-            || SECRET_FIELD_FRAGMENTS
-                .iter()
-                .any(|f| normalized.contains(f))
+        self.inner.fields.contains(&normalized) || FIELD_FRAGMENTS.found_in(&normalized)
     }
 
     /// Headers for a log record: secret ones replaced by [`REDACTED`], the others scanned for
@@ -242,40 +246,57 @@ impl Redactor {
         mut visit: impl FnMut(&'h str, Cow<'h, str>, bool),
     ) {
         const INLINE: usize = 32;
-        let mut inline: [&'h http::HeaderName; INLINE] = [&PLACEHOLDER_NAME; INLINE];
-        let mut spilled: Vec<&'h http::HeaderName> = Vec::new();
-        let names: &mut [&'h http::HeaderName] = if headers.keys_len() <= INLINE {
-            let mut n = 0;
-            for name in headers.keys() {
-                inline[n] = name;
-                n += 1;
+        // One walk over the map (no lookup per name): a name's values come one after another,
+        // so a name equal to the previous one marks a name with several values.
+        let placeholder = (&PLACEHOLDER_NAME, &PLACEHOLDER_VALUE, false);
+        let mut inline = [placeholder; INLINE];
+        let mut spilled = Vec::new();
+        let mut n = 0;
+        for (name, value) in headers {
+            if n > 0 {
+                let last = if n <= INLINE {
+                    &mut inline[n - 1]
+                } else {
+                    &mut spilled[n - 1 - INLINE]
+                };
+                if last.0 == name {
+                    last.2 = true;
+                    continue;
+                }
             }
+            if n < INLINE {
+                inline[n] = (name, value, false);
+            } else {
+                spilled.push((name, value, false));
+            }
+            n += 1;
+        }
+        let names: &mut [(&'h http::HeaderName, &'h http::HeaderValue, bool)] = if n <= INLINE {
             &mut inline[..n]
         } else {
-            spilled.extend(headers.keys());
+            spilled.splice(0..0, inline);
             &mut spilled
         };
         // A BTreeMap<String, _> orders by bytes, as `str` does; names are unique.
-        names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        for &name in names.iter() {
+        names.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        for &(name, first, several) in names.iter() {
             // `HeaderName`s are lower case already.
             let key = name.as_str();
             if self.is_secret_lower_header(key) {
                 visit(key, Cow::Borrowed(REDACTED), true);
                 continue;
             }
-            let mut values = headers.get_all(name).iter();
-            let first = values.next().map_or(&[][..], |v| v.as_bytes());
-            let joined = match values.next() {
-                None => String::from_utf8_lossy(first),
-                Some(second) => {
-                    let mut joined = String::from_utf8_lossy(first).into_owned();
-                    for value in std::iter::once(second).chain(values) {
+            let joined = if several {
+                let mut joined = String::new();
+                for (i, value) in headers.get_all(name).iter().enumerate() {
+                    if i > 0 {
                         joined.push_str(", ");
-                        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
                     }
-                    Cow::Owned(joined)
+                    joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
                 }
+                Cow::Owned(joined)
+            } else {
+                String::from_utf8_lossy(first.as_bytes())
             };
             match patterns::redact_text(&joined) {
                 Cow::Borrowed(_) => visit(key, joined, false),
@@ -448,6 +469,33 @@ mod tests {
                 "x-shopify-access-token"
             ]
         );
+    }
+
+    #[test]
+    fn many_headers_and_repeated_names() {
+        let mut h = http::HeaderMap::new();
+        let mut expected = BTreeMap::new();
+        for i in (0..40).rev() {
+            let name = format!("x-h{i:02}");
+            h.append(
+                http::HeaderName::try_from(name.as_str()).unwrap(),
+                format!("v{i}").parse().unwrap(),
+            );
+            let mut value = format!("v{i}");
+            if i % 7 == 0 {
+                h.append(
+                    http::HeaderName::try_from(name.as_str()).unwrap(),
+                    "w".parse().unwrap(),
+                );
+                value.push_str(", w");
+            }
+            expected.insert(name, value);
+        }
+        h.append("x-auth-token", "t".parse().unwrap());
+        expected.insert("x-auth-token".into(), REDACTED.into());
+        let r = redactor().headers(&h);
+        assert_eq!(r.headers, expected);
+        assert_eq!(r.redacted, ["x-auth-token"]);
     }
 
     #[test]

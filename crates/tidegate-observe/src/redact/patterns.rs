@@ -252,8 +252,23 @@ fn jwt_at(b: &[u8], i: usize) -> Option<Range<usize>> {
     (dots == 2 && end - i >= 16).then_some(i..end)
 }
 
+/// Whether some [`SECRET_PREFIXES`] entry starts with this byte: most words start with none
+/// of them, and then the sixteen prefixes need not be compared.
+const PREFIX_FIRST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < SECRET_PREFIXES.len() {
+        table[SECRET_PREFIXES[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// A token starting with a well-known vendor secret prefix.
 fn prefixed_secret_at(b: &[u8], i: usize) -> Option<Range<usize>> {
+    if !PREFIX_FIRST_BYTES[usize::from(b[i])] {
+        return None;
+    }
     let prefix = SECRET_PREFIXES
         .iter()
         .find(|p| b[i..].starts_with(p.as_bytes()))?;

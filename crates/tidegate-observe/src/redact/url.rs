@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{REDACTED, Redactor, normalize_key, patterns};
+use super::{REDACTED, Redactor, fragments::Fragments, normalize_key, patterns};
 
 /// Query parameter names (normalized) whose values are credentials or one-time secrets.
 const SECRET_PARAMS: &[&str] = &[
@@ -28,11 +28,12 @@ const SECRET_PARAMS: &[&str] = &[
 /// contains `token`, `secret`, `password`, `signature` or ends in `key`.
 pub(super) fn is_secret_param_name(normalized: &str) -> bool {
     SECRET_PARAMS.contains(&normalized)
-        || ["token", "secret", "password", "signature"]
-            .iter()
-            .any(|f| normalized.contains(f))
+        || PARAM_FRAGMENTS.found_in(normalized)
         || normalized.ends_with("key")
 }
+
+/// The fragments that make a query parameter name secret wherever they occur.
+static PARAM_FRAGMENTS: Fragments = Fragments::new(&["token", "secret", "password", "signature"]);
 
 /// Hands the redacted form of `url` to `push` piece by piece (the pieces concatenated are the
 /// redacted URL). Borrows from `url` wherever nothing is replaced; allocates only to decode a
