@@ -37,25 +37,61 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends the escaped contents of `s` without the quotes (for a string written in pieces).
+///
+/// Almost no logged string needs an escape, so eight bytes at a time are checked for one
+/// (see [`may_need_escape`]) and copied in one go when there is none; only a flagged chunk and
+/// the tail are looked at byte by byte.
 pub(crate) fn escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
-            continue;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&bytes[i..i + 8]);
+        if may_need_escape(u64::from_le_bytes(chunk)) {
+            for at in i..i + 8 {
+                start = escape_byte(out, bytes, start, at);
+            }
         }
-        out.extend_from_slice(&bytes[start..i]);
-        out.push(b'\\');
-        out.push(escape);
-        if escape == b'u' {
-            out.extend_from_slice(b"00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
-        }
-        start = i + 1;
+        i += 8;
+    }
+    for at in i..bytes.len() {
+        start = escape_byte(out, bytes, start, at);
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Escapes `bytes[at]` if it needs it (flushing the plain run `bytes[start..at]` first);
+/// returns where the next plain run starts.
+fn escape_byte(out: &mut Vec<u8>, bytes: &[u8], start: usize, at: usize) -> usize {
+    let b = bytes[at];
+    let escape = ESCAPE[usize::from(b)];
+    if escape == 0 {
+        return start;
+    }
+    out.extend_from_slice(&bytes[start..at]);
+    out.push(b'\\');
+    out.push(escape);
+    if escape == b'u' {
+        out.extend_from_slice(b"00");
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xF)]);
+    }
+    at + 1
+}
+
+/// Whether one of the eight bytes of `chunk` is below 0x20, `"` or `\` (never false when
+/// one is; the word tricks from "Bit Twiddling Hacks", `haszero`/`hasless`, which are exact
+/// about whether some byte matches).
+fn may_need_escape(chunk: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = chunk.wrapping_sub(ONES * 0x20) & !chunk & HIGH;
+    let q = chunk ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let b = chunk ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b & HIGH;
+    (below_space | quote | backslash) != 0
 }
 
 /// Appends `s` as a JSON string, or `null`.
@@ -130,6 +166,20 @@ mod tests {
     proptest! {
         #[test]
         fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+            prop_assert_eq!(as_json(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn chunk_check_never_misses_a_byte_to_escape(chunk in any::<[u8; 8]>()) {
+            let needs = chunk.iter().any(|&b| ESCAPE[usize::from(b)] != 0);
+            prop_assert!(!needs || may_need_escape(u64::from_le_bytes(chunk)));
+        }
+
+        #[test]
+        fn sparse_escapes_in_long_strings(
+            parts in prop::collection::vec(("[a-zé/. -]{0,20}", prop::sample::select(vec!["", "\"", "\\", "\n", "\u{1}", "\u{1f}", "\u{7f}"])), 0..8),
+        ) {
+            let s: String = parts.iter().map(|(a, b)| format!("{a}{b}")).collect();
             prop_assert_eq!(as_json(&s), serde_json::to_string(&s).unwrap());
         }
 

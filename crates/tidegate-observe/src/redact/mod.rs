@@ -296,7 +296,10 @@ impl Redactor {
                 }
                 Cow::Owned(joined)
             } else {
-                String::from_utf8_lossy(first.as_bytes())
+                // Visible ASCII (nearly every value) is checked faster than UTF-8, same text.
+                first
+                    .to_str()
+                    .map_or_else(|_| String::from_utf8_lossy(first.as_bytes()), Cow::Borrowed)
             };
             match patterns::redact_text(&joined) {
                 Cow::Borrowed(_) => visit(key, joined, false),
