@@ -43,7 +43,16 @@ pub fn standard_reader() -> RateLimitReader {
 /// - `Retry-After` (delta-seconds) as the reset when nothing else gives one.
 pub fn read_standard(headers: &HeaderMap) -> RateLimitFigures {
     let mut figures = RateLimitFigures::default();
-    for value in headers.get_all(RATELIMIT) {
+    let present = Present::of(headers);
+    if present == Present::default() {
+        return figures;
+    }
+    for value in present
+        .ratelimit
+        .then(|| headers.get_all(RATELIMIT))
+        .into_iter()
+        .flatten()
+    {
         let Ok(text) = value.to_str() else { continue };
         for item in text.split(',') {
             let (mut r, mut t) = (None, None);
@@ -63,19 +72,55 @@ pub fn read_standard(headers: &HeaderMap) -> RateLimitFigures {
         }
     }
     if figures.remaining.is_none() {
-        figures.remaining =
-            number(headers, RATELIMIT_REMAINING).or_else(|| number(headers, X_RATELIMIT_REMAINING));
+        figures.remaining = number(headers, RATELIMIT_REMAINING, present.remaining)
+            .or_else(|| number(headers, X_RATELIMIT_REMAINING, present.x_remaining));
     }
     if figures.reset_secs.is_none() {
-        figures.reset_secs = number(headers, RATELIMIT_RESET)
-            .or_else(|| number(headers, X_RATELIMIT_RESET).map(delta_from_maybe_epoch))
-            .or_else(|| number(headers, http::header::RETRY_AFTER));
+        figures.reset_secs = number(headers, RATELIMIT_RESET, present.reset)
+            .or_else(|| {
+                number(headers, X_RATELIMIT_RESET, present.x_reset).map(delta_from_maybe_epoch)
+            })
+            .or_else(|| number(headers, http::header::RETRY_AFTER, present.retry_after));
     }
     figures
 }
 
-/// The smallest integer among a header's (possibly comma-separated) values.
-fn number(headers: &HeaderMap, name: HeaderName) -> Option<u64> {
+/// Which of the names [`read_standard`] reads a response carries: one walk over the names
+/// instead of a hash lookup per absent name (most responses carry two of the six, or none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Present {
+    ratelimit: bool,
+    remaining: bool,
+    reset: bool,
+    x_remaining: bool,
+    x_reset: bool,
+    retry_after: bool,
+}
+
+impl Present {
+    fn of(headers: &HeaderMap) -> Present {
+        let mut present = Present::default();
+        for name in headers.keys() {
+            match name.as_str() {
+                "ratelimit" => present.ratelimit = true,
+                "ratelimit-remaining" => present.remaining = true,
+                "ratelimit-reset" => present.reset = true,
+                "x-ratelimit-remaining" => present.x_remaining = true,
+                "x-ratelimit-reset" => present.x_reset = true,
+                "retry-after" => present.retry_after = true,
+                _ => {}
+            }
+        }
+        present
+    }
+}
+
+/// The smallest integer among a header's (possibly comma-separated) values (`None` without
+/// a lookup when the name is known to be absent).
+fn number(headers: &HeaderMap, name: HeaderName, present: bool) -> Option<u64> {
+    if !present {
+        return None;
+    }
     headers
         .get_all(name)
         .iter()
@@ -134,6 +179,31 @@ mod tests {
         let h = headers(&[("x-ratelimit-reset", "1000000000")]);
         // An epoch in the past: resets now.
         assert_eq!(read_standard(&h).reset_secs, Some(0));
+    }
+
+    #[test]
+    fn every_name_is_found_among_others() {
+        let h = headers(&[
+            ("content-type", "application/json"),
+            ("ratelimit-remaining", "7, 5"),
+            ("ratelimit-reset", "9"),
+            ("x-request-id", "r"),
+        ]);
+        assert_eq!(
+            read_standard(&h),
+            RateLimitFigures {
+                remaining: Some(5),
+                reset_secs: Some(9)
+            }
+        );
+        let h = headers(&[("retry-after", "4"), ("x-ratelimit-remaining", "2")]);
+        assert_eq!(
+            read_standard(&h),
+            RateLimitFigures {
+                remaining: Some(2),
+                reset_secs: Some(4)
+            }
+        );
     }
 
     #[test]

@@ -2,7 +2,6 @@
 
 use std::{
     cell::RefCell,
-    fmt::Write as _,
     sync::{Arc, Mutex},
     task::{Context, Poll},
 };
@@ -155,15 +154,31 @@ fn write_url(out: &mut Vec<u8>, settings: &Settings, uri: &http::Uri) {
                 .url_pieces(&url, |piece| json::escaped(out, piece));
         }
         None => URI_TEXT.with_borrow_mut(|text| {
-            text.clear();
-            // Writing to a String cannot fail.
-            let _ = write!(text, "{uri}");
+            uri_text(uri, text);
             settings
                 .redactor
                 .url_pieces(text, |piece| json::escaped(out, piece));
         }),
     }
     out.push(b'"');
+}
+
+/// `uri.to_string()` into a reused `String`: the same pieces `Uri`'s `Display` writes, without
+/// the formatting machinery (a test compares the two).
+fn uri_text(uri: &http::Uri, text: &mut String) {
+    text.clear();
+    if let Some(scheme) = uri.scheme_str() {
+        text.push_str(scheme);
+        text.push_str("://");
+    }
+    if let Some(authority) = uri.authority() {
+        text.push_str(authority.as_str());
+    }
+    text.push_str(uri.path());
+    if let Some(query) = uri.query() {
+        text.push('?');
+        text.push_str(query);
+    }
 }
 
 /// `headers` and `headers_redacted`, as [`Redactor::headers`](crate::redact::Redactor::headers)
@@ -209,5 +224,32 @@ impl<'a> Names<'a> {
             .iter()
             .copied()
             .chain(self.more.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_text_is_what_display_writes() {
+        for uri in [
+            "https://api.hubapi.com/crm/v3/objects/contacts/123?properties=email&access_token=abc",
+            "http://user:pw@h.example:8080/p?q",
+            "https://h.example",
+            "https://h.example/",
+            "https://h.example?x=1",
+            "/relative/path?x=1&y",
+            "/",
+            "*",
+            "h.example:443",
+            "/p?",
+            "https://h.example/a%20b?c=%41+d",
+        ] {
+            let uri: http::Uri = uri.parse().unwrap();
+            let mut text = String::new();
+            uri_text(&uri, &mut text);
+            assert_eq!(text, uri.to_string());
+        }
     }
 }
