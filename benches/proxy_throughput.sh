@@ -60,8 +60,10 @@ http {
 CONF
   "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
   PIDS+=($!)
+  NGINX_PIDS+=($!)
 }
 
+NGINX_PIDS=()   # master pids: [0] upstream, [1] proxy
 start_nginx upstream "server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '{\"ok\":true}'; } }"
 start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
   server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
@@ -80,12 +82,14 @@ auth = { type = "none" }
 CONF
 TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate.toml" > "$WORK/tidegate.stdout" 2> "$WORK/tidegate.stderr" &
 PIDS+=($!)
+TG_PID=$!
 
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   TG2_PORT="$(free_port)"
   sed "s/127.0.0.1:$TG_PORT/127.0.0.1:$TG2_PORT/" "$WORK/tidegate.toml" > "$WORK/tidegate-nolog.toml"
   TIDEGATE_BOUNDARY_LOG=off TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate-nolog.toml" > /dev/null 2> "$WORK/tidegate-nolog.stderr" &
   PIDS+=($!)
+  TG2_PID=$!
   wait_port "$TG2_PORT"
 fi
 wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"
@@ -95,42 +99,61 @@ for url in "http://127.0.0.1:$UP_PORT/" "http://127.0.0.1:$PROXY_PORT/" "http://
   [ "$code" = 200 ] || { echo "$url answered $code" >&2; cat "$WORK/tidegate.stderr" >&2; exit 1; }
 done
 
-run_wrk() { # label url
+# CPU time (ticks) of the given processes and their children (nginx's workers). CPU per request
+# is the steadier yardstick on a shared 2-core machine: req/s moves with whatever else runs.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@" $(for p in "$@"; do cat "/proc/$p/task/$p/children" 2>/dev/null; done); do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$(( total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}') ))
+  done
+  echo "$total"
+}
+HZ="$(getconf CLK_TCK)"
+
+run_wrk() { # label url pid-of-the-proxy-measured
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $KEY" "$2" > /dev/null  # warm-up
+  local before after
+  before="$(cpu_ticks "$3")"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $KEY" "$2" > "$WORK/$1.wrk"
-  local rps p50 p99 errors
+  after="$(cpu_ticks "$3")"
+  local rps p50 p99 errors requests cpu
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$1.wrk")"
   p50="$(awk '$1 == "50%" {print $2}' "$WORK/$1.wrk")"
   p99="$(awk '$1 == "99%" {print $2}' "$WORK/$1.wrk")"
   errors="$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$1.wrk")"
-  printf '%s %s %s %s %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" >> "$WORK/results"
+  requests="$(awk '/requests in/ {print $1}' "$WORK/$1.wrk")"
+  cpu="$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+  printf '%s %s %s %s %s %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" "$cpu" >> "$WORK/results"
 }
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a 2 s warm-up each)" >&2
-run_wrk direct  "http://127.0.0.1:$UP_PORT/"
-run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/"
-run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/"
+run_wrk direct  "http://127.0.0.1:$UP_PORT/" "${NGINX_PIDS[0]}"
+run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/" "${NGINX_PIDS[1]}"
+run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # Alternate on/off twice so drift in the machine's load hits both sides.
-  run_wrk tg-nolog "http://127.0.0.1:$TG2_PORT/proxy/bench/"
-  run_wrk tg-nolog2 "http://127.0.0.1:$TG2_PORT/proxy/bench/"
-  run_wrk tg-log2 "http://127.0.0.1:$TG_PORT/proxy/bench/"
+  run_wrk tg-nolog "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
+  run_wrk tg-nolog2 "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
+  run_wrk tg-log2 "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 fi
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -sr)"
-printf '%-10s %12s %10s %10s %8s\n' target req/s p50 p99 non2xx
-while read -r label rps p50 p99 errors; do
-  printf '%-10s %12s %10s %10s %8s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+echo "(cpu/req: CPU time of the process measured ÷ requests; 'direct' measures the upstream nginx)"
+printf '%-10s %12s %10s %10s %8s %9s\n' target req/s p50 p99 non2xx cpu/req
+while read -r label rps p50 p99 errors cpu; do
+  printf '%-10s %12s %10s %10s %8s %8sµs\n' "$label" "$rps" "$p50" "$p99" "$errors" "$cpu"
 done < "$WORK/results"
 nginx_rps="$(awk '$1 == "nginx" {print $2}' "$WORK/results")"
 tg_rps="$(awk '$1 == "tidegate" {print $2}' "$WORK/results")"
 awk -v t="$tg_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio tidegate/nginx: %.2fx\n", t / n }'
+awk '$1 == "nginx" { n = $6 } $1 == "tidegate" { t = $6 } END { printf "CPU per request tidegate/nginx: %.2fx\n", t / n }' "$WORK/results"
 tg_errors="$(awk '$1 == "tidegate" {print $5}' "$WORK/results")"
 [ "$tg_errors" = 0 ] || { echo "tidegate answered $tg_errors non-2xx responses" >&2; exit 1; }
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # on, off, off, on: the sums cancel a linear drift.
-  awk '$1 == "tidegate" || $1 == "tg-log2" { on += $2 } $1 == "tg-nolog" || $1 == "tg-nolog2" { off += $2 }
-       END { printf "boundary log on/off: %.3f (cost %.1f%%)\n", on / off, (1 - on / off) * 100 }' "$WORK/results"
+  awk '$1 == "tidegate" || $1 == "tg-log2" { on += $2; con += $6 } $1 == "tg-nolog" || $1 == "tg-nolog2" { off += $2; coff += $6 }
+       END { printf "boundary log on/off: %.3f (cost %.1f%%); CPU per request on/off: %.2f/%.2f µs (+%.1f%%)\n", on / off, (1 - on / off) * 100, con / 2, coff / 2, (con / coff - 1) * 100 }' "$WORK/results"
   echo "boundary log lines written by (c): $(grep -c '"outcome"' "$WORK/tidegate.stdout")"
 fi
