@@ -271,7 +271,7 @@ fn prefixed_secret_at(b: &[u8], i: usize) -> Option<Range<usize>> {
     }
     let prefix = SECRET_PREFIXES
         .iter()
-        .find(|p| b[i..].starts_with(p.as_bytes()))?;
+        .find(|p| p.as_bytes()[0] == b[i] && b[i..].starts_with(p.as_bytes()))?;
     let mut end = i + prefix.len();
     while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'_' | b'-')) {
         end += 1;
