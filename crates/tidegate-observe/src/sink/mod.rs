@@ -39,7 +39,8 @@ use tokio::sync::mpsc;
 
 pub use file::{Clock, RotatingFile};
 
-/// Lines buffered between requests and the writer before new lines are dropped.
+/// Lines buffered between requests and the writer before new lines are dropped (for a
+/// [`LogSink::start`] sink, counted as [`LINE_BUDGET`] bytes each: 8 MiB).
 pub const DEFAULT_CAPACITY: usize = 8192;
 
 /// What one line of a sink's capacity stands for, in bytes: a [`LogSink::start`] sink bounds
