@@ -84,6 +84,31 @@ impl UpstreamBase {
         .expect("scheme, authority and path are all set and valid")
     }
 
+    /// `join(target).to_string()` in one allocation, without building a `Uri` (the boundary
+    /// log writes this URL for every exchange).
+    pub fn url_string(&self, target: &Uri) -> String {
+        let pq = target.path_and_query().map_or("", PathAndQuery::as_str);
+        let (scheme, authority) = (self.scheme.as_str(), self.authority.as_str());
+        let mut s = String::with_capacity(
+            scheme.len() + 4 + authority.len() + self.prefix.len() + pq.len(),
+        );
+        s.push_str(scheme);
+        s.push_str("://");
+        s.push_str(authority);
+        s.push_str(&self.prefix);
+        if pq.is_empty() {
+            if self.prefix.is_empty() {
+                s.push('/');
+            }
+        } else {
+            if !pq.starts_with('/') {
+                s.push('/');
+            }
+            s.push_str(pq);
+        }
+        s
+    }
+
     /// The path and query [`join`](Self::join) sends for `target` (the request line's
     /// origin form): the base path prefix, then `target`'s path and query.
     pub fn origin_form(&self, target: &Uri) -> PathAndQuery {
@@ -190,6 +215,35 @@ mod tests {
                 .to_string(),
             "http://[::1]:9/"
         );
+    }
+
+    #[test]
+    fn url_string_is_the_joined_uri_as_text() {
+        for base in [
+            "https://api.example.com",
+            "https://api.example.com/v2",
+            "https://api.example.com:8443/v2/",
+            "http://127.0.0.1:9",
+            "http://[::1]:9/x",
+        ] {
+            let base = UpstreamBase::parse(base).unwrap();
+            for target in [
+                "/",
+                "/a/b",
+                "/a?x=1&y=%20",
+                "*",
+                "https://evil.example/s?x=1",
+            ] {
+                let target: Uri = target.parse().unwrap();
+                assert_eq!(
+                    base.url_string(&target),
+                    base.join(&target).to_string(),
+                    "{target}"
+                );
+            }
+            let bare = Uri::from_static("https://h.example");
+            assert_eq!(base.url_string(&bare), base.join(&bare).to_string());
+        }
     }
 
     #[test]

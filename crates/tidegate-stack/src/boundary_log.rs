@@ -67,7 +67,7 @@ pub fn layer(
         )
         .attempt_from(|ext| ext.get::<Attempt>().map(|a| a.0))
         .idempotency_key_from(|ext| ext.get::<IdempotencyKey>().map(|k| k.0.to_string()))
-        .url_resolver(move |uri| base.join(uri).to_string())
+        .url_resolver(move |uri| base.url_string(uri))
         .rate_limit_reader(Arc::new(move |headers| {
             let info = rate_limit.extract(headers, SystemTime::now());
             let most = most_restrictive(&info.limits);
