@@ -60,7 +60,12 @@ fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 400); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() {
+  for _ in $(seq 1 400); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  echo "port $1 never opened" >&2
+  for out in "$WORK"/tidegate*.out; do [ -f "$out" ] && { echo "--- $out" >&2; tail -5 "$out" >&2; }; done
+  exit 1
+}
 rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 if [ -n "${TIDEGATE_BIN:-}" ]; then
@@ -111,6 +116,7 @@ start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
 # --- tidegate -----------------------------------------------------------------------------------
 API_KEY="bench-$(rand_hex 12)"
 ADMIN_KEY="admin-$(rand_hex 12)"
+WEBHOOK_SECRET="$(rand_hex 12)"
 ACCOUNT="acc_e2e_$(rand_hex 6)"
 "$TIDEGATE" keys init --out "$WORK/master.key" > /dev/null
 
@@ -149,6 +155,8 @@ auth = { type = "oauth2", client_id = "bench-client", client_secret = "bench-sec
 breaker = { consecutive_failures = 5, open_for = "30s", half_open_probes = 1 }
 retry = { max_attempts = 3, on = ["connect", "reset", "502", "503", "504"], budget_percent = 20 }
 idempotency = { header = "Idempotency-Key", methods = ["POST", "PATCH"] }
+# The preset verifies inbound HubSpot webhooks, which needs a secret (unused by this load).
+webhooks = { secret = "bench-webhook-$WEBHOOK_SECRET" }
 CONF
 }
 
