@@ -450,6 +450,17 @@ mod tests {
         svc.clone().oneshot(req).await.unwrap()
     }
 
+    /// A GET whose response body is read to the end.
+    async fn get_body(svc: &UpstreamService) -> Bytes {
+        get(svc)
+            .await
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+    }
+
     #[tokio::test]
     async fn connections_are_reused_once_a_body_is_read() {
         let (port, accepted) = upstream(Upstream::KeepAlive { big: false }).await;
