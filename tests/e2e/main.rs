@@ -9,4 +9,5 @@ mod health;
 mod logging;
 mod proxy;
 mod shutdown;
+mod spans;
 mod streaming;

@@ -19,6 +19,7 @@ use tidegate_core::{
 };
 use tidegate_stack::ConnectorService;
 use tower::Service;
+use tracing::Instrument;
 
 use crate::{
     AppState,
@@ -212,8 +213,13 @@ where
     let body = tidegate_core::body::boxed(LengthLimited::new(body, limit));
     let request = Request::from_parts(parts, body);
 
-    // 9. Through the stack.
-    match call_stack(route.service.clone(), request).await {
+    // 9. Through the stack, inside the request's span (the boundary log opens one span per
+    //    upstream attempt within it; an OTLP exporter sees the whole tree).
+    let span = tidegate_observe::trace::request_span(&ctx);
+    match call_stack(route.service.clone(), request)
+        .instrument(span)
+        .await
+    {
         Ok(mut response) => {
             strip_hop_by_hop(response.headers_mut());
             finish(response, None)
