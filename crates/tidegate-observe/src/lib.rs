@@ -4,12 +4,14 @@
 //! - [`boundary`]: the boundary-log tower layer (one JSON line per upstream exchange);
 //! - [`sink`]: non-blocking log sinks (stdout, daily-rotated file with retention);
 //! - [`metrics`]: canonical metric names, recording helpers and the Prometheus handle;
+//! - [`attempt_metrics`]: the per-attempt upstream metrics layer (independent of the log);
 //! - [`trace`]: request and attempt spans;
 //! - [`ratelimit`]: the rate-limit figures a log line carries.
 //!
 //! See `docs/logging.md` for the log schema, what is redacted, retention and shipping.
 #![forbid(unsafe_code)]
 
+pub mod attempt_metrics;
 pub mod boundary;
 pub mod metrics;
 pub mod ratelimit;

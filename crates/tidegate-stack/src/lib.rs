@@ -265,6 +265,11 @@ pub fn build_connector_stack(
         )
         // 11. timeout per attempt (cfg.attempt_timeout, never past the deadline).
         .option_layer(cfg.attempt_timeout.map(AttemptTimeoutLayer::new))
+        // 11a. upstream-attempt metrics (count and latency by outcome, 429s), with or
+        //      without a boundary log.
+        .layer(tidegate_observe::attempt_metrics::AttemptMetricsLayer::new(
+            name,
+        ))
         // 11b. boundary log: one redacted JSON line per attempt, as sent and as received.
         .option_layer(boundary_log)
         // 12. HTTP client: join onto base_url, send with the shared pooled client.

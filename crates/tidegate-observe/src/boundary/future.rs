@@ -71,7 +71,6 @@ impl Pending {
     /// Records an exchange that ended without a response.
     fn fail(self, code: ErrorCode, message: &str) {
         let latency = self.started.elapsed();
-        self.settings.metrics.record(Some(code), None, latency);
         let message = self.settings.redactor.text(message);
         let error = ErrorPart {
             latency_ms: millis(latency),
@@ -189,9 +188,6 @@ fn on_response(pending: Pending, response: Response<Body>) -> Response<Body> {
     let status = response.status();
     let class = ErrorCode::from_upstream_status(status);
     let outcome = class.map_or("ok", ErrorCode::as_str);
-    settings
-        .metrics
-        .record(class, Some(status.as_u16()), latency);
 
     let rate_limit = (settings.rate_limit)(response.headers());
     let upstream_request_id = settings

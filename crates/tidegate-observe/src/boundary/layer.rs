@@ -7,7 +7,6 @@ use tower::Layer;
 
 use super::service::BoundaryLog;
 use crate::{
-    metrics::UpstreamMetrics,
     ratelimit::{RateLimitReader, standard_reader},
     redact::{BodyMode, Redactor},
     sink::LogSink,
@@ -35,7 +34,6 @@ pub(super) struct Settings {
     pub(super) sample_rate: f64,
     pub(super) body_mode: BodyMode,
     pub(super) connector: Arc<str>,
-    pub(super) metrics: Arc<UpstreamMetrics>,
     pub(super) upstream_request_id_header: Option<HeaderName>,
     pub(super) idempotency_header: Option<HeaderName>,
     pub(super) rate_limit: RateLimitReader,
@@ -52,7 +50,6 @@ impl Clone for Settings {
             sample_rate: self.sample_rate,
             body_mode: self.body_mode.clone(),
             connector: self.connector.clone(),
-            metrics: self.metrics.clone(),
             upstream_request_id_header: self.upstream_request_id_header.clone(),
             idempotency_header: self.idempotency_header.clone(),
             rate_limit: self.rate_limit.clone(),
@@ -85,7 +82,6 @@ impl BoundaryLogLayer {
                 sample_rate: 0.0,
                 body_mode: BodyMode::Redacted,
                 connector: Arc::from("unknown"),
-                metrics: Arc::new(UpstreamMetrics::new("unknown")),
                 upstream_request_id_header: None,
                 idempotency_header: Some(HeaderName::from_static("idempotency-key")),
                 rate_limit: standard_reader(),
@@ -104,11 +100,7 @@ impl BoundaryLogLayer {
     /// The connector name used when a request carries no `RequestContext`.
     pub fn connector(self, name: impl Into<Arc<str>>) -> Self {
         let name = name.into();
-        let metrics = Arc::new(UpstreamMetrics::new(&name));
-        self.with(|s| {
-            s.connector = name;
-            s.metrics = metrics;
-        })
+        self.with(|s| s.connector = name)
     }
 
     /// The share (0..=1) of exchanges whose bodies are logged (`logging.body_sample_rate`).

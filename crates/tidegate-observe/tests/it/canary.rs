@@ -4,6 +4,7 @@
 use http_body_util::BodyExt;
 use serde_json::json;
 use tidegate_core::{Problem, RequestContext, UpstreamProblem};
+use tidegate_observe::attempt_metrics::AttemptMetricsLayer;
 use tidegate_observe::{BoundaryLogLayer, LogSink, metrics as observe_metrics};
 use tower::{Layer, Service, ServiceExt, util::BoxCloneService};
 
@@ -84,7 +85,10 @@ fn no_canary_reaches_logs_stdout_metrics_or_problems() {
                 .connector("salesforce")
                 .sample_rate(1.0)
                 .upstream_request_id_header("x-request-id");
-            let mut svc: Upstream = BoxCloneService::new(layer.layer(leaky_upstream()));
+            // The attempt metrics sit beside the log in every stack; their labels are scanned too.
+            let mut svc: Upstream = BoxCloneService::new(
+                AttemptMetricsLayer::new("salesforce").layer(layer.layer(leaky_upstream())),
+            );
             let redactor = contract_redactor();
 
             let url = format!("https://x.example/services/data/sobjects?access_token={QUERY_TOKEN}&api_key={API_KEY}&limit=5");
