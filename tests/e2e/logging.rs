@@ -10,7 +10,7 @@ use std::{
 
 use http::Request;
 use http_body_util::BodyExt;
-use tidegate_observe::{BoundaryLogging, Redactor, SinkTarget};
+use tidegate_observe::SinkTarget;
 use tidegate_sandbox::{Sandbox, Script, Step};
 
 use crate::support::*;
@@ -70,30 +70,10 @@ async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
             sandbox.base_url()
         ),
     );
-    let config = config(&toml);
     let captured = Captured::default();
-    let (logging, _writer) = BoundaryLogging::start(
-        SinkTarget::Writer(Box::new(captured.clone())),
-        Redactor::new(
-            &config.logging.redact_headers,
-            &config.logging.redact_fields,
-        ),
-        config.logging.body_sample_rate,
-    )
-    .unwrap();
-    let app = tidegate_gateway::App::builder(config)
-        .shared(tidegate_stack::Shared {
-            boundary_log: Some(logging),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let mut gateway =
+        start_logged_gateway(&toml, SinkTarget::Writer(Box::new(captured.clone()))).await;
+    let addr = gateway.addr;
     let url = |path: &str| format!("http://{addr}{path}");
 
     // 1. A sampled POST carrying secrets in the query, headers and body; /echo sends them all
@@ -188,8 +168,8 @@ async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
     .unwrap();
 
     let log = captured.wait_lines(3).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    gateway.begin_shutdown();
+    let _ = gateway.task.await;
 
     let lines: Vec<serde_json::Value> = log
         .lines()

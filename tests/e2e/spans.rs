@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tidegate_observe::{BoundaryLogging, Redactor, SinkTarget};
+use tidegate_observe::SinkTarget;
 use tidegate_sandbox::Sandbox;
 use tracing::{
     Subscriber,
@@ -55,29 +55,12 @@ async fn a_proxied_request_runs_in_a_request_span_holding_its_attempt_spans() {
     tracing_subscriber::registry().with(recorder.clone()).init();
 
     let sandbox = Sandbox::start().await.unwrap();
-    let config = config(&config_toml(&sandbox.base_url(), ""));
-    let (logging, _writer) = BoundaryLogging::start(
+    let mut gateway = start_logged_gateway(
+        &config_toml(&sandbox.base_url(), ""),
         SinkTarget::Writer(Box::new(std::io::sink())),
-        Redactor::new(
-            &config.logging.redact_headers,
-            &config.logging.redact_fields,
-        ),
-        0.0,
     )
-    .unwrap();
-    let app = tidegate_gateway::App::builder(config)
-        .shared(tidegate_stack::Shared {
-            boundary_log: Some(logging),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    .await;
+    let addr = gateway.addr;
 
     let resp = send(
         get(&format!("http://{addr}/proxy/crm/status/200"))
@@ -122,6 +105,6 @@ async fn a_proxied_request_runs_in_a_request_span_holding_its_attempt_spans() {
         "{spans:#?}"
     );
 
-    let _ = stop.send(());
-    let _ = server.await;
+    gateway.begin_shutdown();
+    let _ = gateway.task.await;
 }

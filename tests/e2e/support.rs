@@ -71,7 +71,34 @@ pub fn config(toml: &str) -> tidegate_config::Config {
 }
 
 pub async fn start_gateway(toml: &str) -> Gateway {
-    let app = tidegate_gateway::App::from_config(config(toml)).expect("app builds");
+    serve(tidegate_gateway::App::from_config(config(toml)).expect("app builds")).await
+}
+
+/// A gateway for `toml` whose stacks write their boundary log to `target` (sampling from the
+/// config's `[logging]`).
+pub async fn start_logged_gateway(toml: &str, target: tidegate_observe::SinkTarget) -> Gateway {
+    let config = config(toml);
+    let (logging, _writer) = tidegate_observe::BoundaryLogging::start(
+        target,
+        tidegate_observe::Redactor::new(
+            &config.logging.redact_headers,
+            &config.logging.redact_fields,
+        ),
+        config.logging.body_sample_rate,
+    )
+    .expect("the log sink starts");
+    let app = tidegate_gateway::App::builder(config)
+        .shared(tidegate_stack::Shared {
+            boundary_log: Some(logging),
+            ..Default::default()
+        })
+        .build()
+        .expect("app builds");
+    serve(app).await
+}
+
+/// Serves `app` on a free loopback port.
+async fn serve(app: tidegate_gateway::App) -> Gateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -112,15 +112,7 @@ impl Finisher {
             latency_ms,
             message,
         });
-        let r = &self.response;
-        let response = ResponsePart {
-            status: r.status,
-            latency_ms: r.latency_ms,
-            ratelimit_remaining: r.ratelimit_remaining,
-            ratelimit_reset: r.ratelimit_reset,
-            upstream_request_id: r.upstream_request_id.as_deref(),
-            body: r.body.as_ref(),
-        };
+        let response = self.response.part();
         self.pending
             .emit(Some(&response), error.as_ref(), self.outcome);
     }

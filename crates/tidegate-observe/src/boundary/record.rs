@@ -83,6 +83,20 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
+impl ResponseRecord {
+    /// The borrowed view the line writer takes.
+    pub(crate) fn part(&self) -> line::ResponsePart<'_> {
+        line::ResponsePart {
+            status: self.status,
+            latency_ms: self.latency_ms,
+            ratelimit_remaining: self.ratelimit_remaining,
+            ratelimit_reset: self.ratelimit_reset,
+            upstream_request_id: self.upstream_request_id.as_deref(),
+            body: self.body.as_ref(),
+        }
+    }
+}
+
 impl BoundaryRecord {
     /// The record as one JSON line (with the trailing newline): the same bytes as
     /// `serde_json::to_vec(self)` plus `\n`, written by the functions the layer itself writes
@@ -111,14 +125,7 @@ impl BoundaryRecord {
             }
         });
         line::idempotency_key(&mut out, request.idempotency_key.as_deref());
-        let response = self.response.as_ref().map(|r| line::ResponsePart {
-            status: r.status,
-            latency_ms: r.latency_ms,
-            ratelimit_remaining: r.ratelimit_remaining,
-            ratelimit_reset: r.ratelimit_reset,
-            upstream_request_id: r.upstream_request_id.as_deref(),
-            body: r.body.as_ref(),
-        });
+        let response = self.response.as_ref().map(ResponseRecord::part);
         let error = self.error.as_ref().map(|e| line::ErrorPart {
             latency_ms: e.latency_ms,
             message: &e.message,
