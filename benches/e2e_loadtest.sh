@@ -23,6 +23,9 @@
 # env:   DURATION=15s CONNECTIONS=64 THREADS=2 LATENCY_DURATION=10s
 #        MULTI=0 (skip the 3-process run)  ERRORS=0 (skip the 429 error-normalization rows)
 #        DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test  REDIS_URL=redis://127.0.0.1:6379
+#        CHECK_ONLY=1 (only write the gateway configs this script uses and run `tidegate check`
+#        on them, then exit: no wrk, no nginx, no load; a test runs this so the script cannot
+#        silently drift from the config schema)
 #        QUIET_LOAD=1.5 QUIET_WAIT=180 (wait up to QUIET_WAIT s for the 1-min load average to
 #        drop below QUIET_LOAD before measuring; the load at start is printed either way)
 set -euo pipefail
@@ -52,8 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+CHECK_ONLY="${CHECK_ONLY:-0}"
+
 # --- tools --------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
+if [ "$CHECK_ONLY" != 1 ] && { ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; }; then
   echo "installing wrk and nginx-light..." >&2
   apt-get install -y -q wrk nginx-light >/dev/null
 fi
@@ -100,7 +105,7 @@ CONF
 }
 
 # HubSpot's interval limit headers on every answer; /crm/v3/limited answers HubSpot's 429 body.
-start_nginx upstream "server {
+[ "$CHECK_ONLY" = 1 ] || start_nginx upstream "server {
     listen 127.0.0.1:$UP_PORT;
     default_type application/json;
     add_header X-HubSpot-RateLimit-Max 190 always;
@@ -109,7 +114,7 @@ start_nginx upstream "server {
     location / { return 200 '{\"ok\":true}'; }
     location /crm/v3/limited { return 429 '{\"status\":\"error\",\"message\":\"You have reached your ten_secondly_rolling limit.\",\"errorType\":\"RATE_LIMIT\",\"correlationId\":\"c0ffee00-1111-2222-3333-444455556666\",\"policyName\":\"TEN_SECONDLY_ROLLING\"}'; }
   }"
-start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
+[ "$CHECK_ONLY" = 1 ] || start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
   server { listen 127.0.0.1:$PROXY_PORT;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 
@@ -176,6 +181,14 @@ put_account() { # port
 }
 
 write_config "$WORK/tidegate.toml" "$TG_PORT" "sqlite://$WORK/tidegate.db" local "$WORK/boundary.log"
+if [ "$CHECK_ONLY" = 1 ]; then
+  write_config "$WORK/multi.toml" "$TG_PORT" "postgres://postgres@127.0.0.1:5432/unused" \
+    "redis://127.0.0.1:6379" "$WORK/boundary-multi.log"
+  for config in "$WORK/tidegate.toml" "$WORK/multi.toml"; do
+    "$TIDEGATE" check --config "$config" || { echo "$config:" >&2; cat "$config" >&2; exit 1; }
+  done
+  exit 0
+fi
 start_tidegate "$WORK/tidegate.toml" "$WORK/tidegate.out"
 TG_PID=$LAST_TG_PID
 

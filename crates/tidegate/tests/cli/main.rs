@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench_configs;
 mod canary_scan;
 mod demo;
 mod serve_events;
