@@ -14,16 +14,13 @@
 //! 10 s = 40 s), so this test takes about 40 s.
 
 use std::{
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
-use super::{
-    tidegate,
-    vault_multiprocess::{Killed, free_port, random_hex, start_oidc_fixture},
-};
+use super::vault_multiprocess::{SharedServices, free_port, random_hex, serve};
 
 /// `redis-cli -u URL ARGS...`, trimmed stdout.
 fn redis_cli(url: &str, args: &[&str]) -> String {
@@ -34,22 +31,6 @@ fn redis_cli(url: &str, args: &[&str]) -> String {
         .expect("redis-cli runs");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn serve(config: &std::path::Path, port: u16) -> Killed {
-    Killed(
-        tidegate()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-            ])
-            .arg(config)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 async fn wait_ready(http: &reqwest::Client, port: u16) {
@@ -93,65 +74,23 @@ async fn wait_stats(http: &reqwest::Client, oidc: &str, what: &str, pred: impl F
 
 #[test]
 fn kill_9_of_the_lock_holder_mid_refresh_loses_no_refresh_token() {
-    let (Ok(db), Ok(redis)) = (
-        std::env::var("TIDEGATE_TEST_DATABASE_URL"),
-        std::env::var("TIDEGATE_TEST_REDIS_URL"),
-    ) else {
-        eprintln!(
-            "SKIPPED: kill -9 mid-refresh vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
-        );
-        return;
-    };
     if Command::new("redis-cli").arg("--version").output().is_err() {
         eprintln!("SKIPPED: kill -9 mid-refresh vault test (redis-cli is not installed)");
         return;
     }
-    let Some((_node, oidc)) = start_oidc_fixture(&[]) else {
-        return;
-    };
-
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let schema = format!("tg_test_{}", random_hex());
-    let pg = runtime.block_on(sqlx::PgPool::connect(&db)).unwrap();
-    runtime
-        .block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pg))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("master.key");
-    assert!(
-        tidegate()
-            .args(["keys", "init", "--out"])
-            .arg(&key)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let sep = if db.contains('?') { '&' } else { '?' };
-    let config = dir.path().join("tidegate.toml");
     // The connector's whole-call timeout outlasts the 40 s lock TTL, so the survivor's request
     // is not cut while it waits for the dead holder's lock.
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-admin_key = "adm"
-[storage]
-url = "{db}{sep}options%5Bsearch_path%5D={schema}"
-[locks]
-url = "{redis}"
-[keys]
-path = "{key}"
-[environments.production]
-api_keys = ["pk"]
-[connectors.idp]
-base_url = "{oidc}"
-timeout = "120s"
-auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fixture-secret", token_url = "{oidc}/token" }}
-"#,
-            key = key.display()
-        ),
-    )
-    .unwrap();
+    let Some(services) =
+        SharedServices::start("kill -9 mid-refresh vault test", r#"timeout = "120s""#)
+    else {
+        return;
+    };
+    let runtime = &services.runtime;
+    let (config, oidc, redis) = (
+        services.config.clone(),
+        services.oidc.clone(),
+        services.redis.clone(),
+    );
 
     let account = format!("acc_{}", random_hex());
     let lock_key = format!("tidegate:refresh-lock:{account}");
@@ -243,11 +182,7 @@ auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fix
         drop(gateway2);
         (waited, after, shown, released, forced_status, again, last, shown_last)
     });
-    runtime
-        .block_on(
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pg),
-        )
-        .unwrap();
+    drop(services); // drops the schema
     let (waited, after, shown, released, forced_status, again, last, shown_last) = result;
     eprintln!("process 2 answered after {waited:?} (waited for the dead holder's lock TTL)");
 

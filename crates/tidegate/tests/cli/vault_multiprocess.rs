@@ -75,43 +75,59 @@ pub(super) fn start_oidc_fixture(envs: &[(&str, &str)]) -> Option<(Killed, Strin
     Some((node, oidc))
 }
 
-#[test]
-fn three_gateway_processes_refresh_an_account_exactly_once() {
-    let (Ok(db), Ok(redis)) = (
-        std::env::var("TIDEGATE_TEST_DATABASE_URL"),
-        std::env::var("TIDEGATE_TEST_REDIS_URL"),
-    ) else {
-        eprintln!(
-            "SKIPPED: multi-process vault test (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
-        );
-        return;
-    };
-    let Some((_node, oidc)) = start_oidc_fixture(&[]) else {
-        return;
-    };
+/// What the multi-process vault tests share: PostgreSQL (a fresh schema, dropped again when
+/// this is dropped, also after a failed assertion), Redis, a master key, the oidc-provider
+/// fixture, and a gateway config with connector `idp` in front of it (admin key `adm`, api
+/// key `pk` of environment `production`).
+pub(super) struct SharedServices {
+    pub(super) runtime: tokio::runtime::Runtime,
+    pub(super) config: std::path::PathBuf,
+    pub(super) oidc: String,
+    pub(super) redis: String,
+    pg: sqlx::PgPool,
+    schema: String,
+    _dir: tempfile::TempDir,
+    _node: Killed,
+}
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let schema = format!("tg_test_{}", random_hex());
-    let pg = runtime.block_on(sqlx::PgPool::connect(&db)).unwrap();
-    runtime
-        .block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pg))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("master.key");
-    assert!(
-        tidegate()
-            .args(["keys", "init", "--out"])
-            .arg(&key)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let sep = if db.contains('?') { '&' } else { '?' };
-    let config = dir.path().join("tidegate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
+impl SharedServices {
+    /// `None` (after a loud SKIPPED naming `test`) without the test services or node.
+    /// `connector_extra`: more lines for `[connectors.idp]` (e.g. `timeout = "120s"`).
+    pub(super) fn start(test: &str, connector_extra: &str) -> Option<Self> {
+        let (Ok(db), Ok(redis)) = (
+            std::env::var("TIDEGATE_TEST_DATABASE_URL"),
+            std::env::var("TIDEGATE_TEST_REDIS_URL"),
+        ) else {
+            eprintln!(
+                "SKIPPED: {test} (set TIDEGATE_TEST_DATABASE_URL and TIDEGATE_TEST_REDIS_URL)"
+            );
+            return None;
+        };
+        let (node, oidc) = start_oidc_fixture(&[])?;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let schema = format!("tg_test_{}", random_hex());
+        let pg = runtime.block_on(sqlx::PgPool::connect(&db)).unwrap();
+        runtime
+            .block_on(
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pg),
+            )
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master.key");
+        assert!(
+            tidegate()
+                .args(["keys", "init", "--out"])
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let sep = if db.contains('?') { '&' } else { '?' };
+        let config = dir.path().join("tidegate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[server]
 admin_key = "adm"
 [storage]
 url = "{db}{sep}options%5Bsearch_path%5D={schema}"
@@ -124,26 +140,59 @@ api_keys = ["pk"]
 [connectors.idp]
 base_url = "{oidc}"
 auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fixture-secret", token_url = "{oidc}/token" }}
+{connector_extra}
 "#,
-            key = key.display()
-        ),
-    )
-    .unwrap();
-
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let _gateways: Vec<Killed> = ports
-        .iter()
-        .map(|p| {
-            Killed(
-                tidegate()
-                    .args(["serve", "--listen", &format!("127.0.0.1:{p}"), "--config"])
-                    .arg(&config)
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            )
+                key = key.display()
+            ),
+        )
+        .unwrap();
+        Some(SharedServices {
+            runtime,
+            config,
+            oidc,
+            redis,
+            pg,
+            schema,
+            _dir: dir,
+            _node: node,
         })
-        .collect();
+    }
+}
+
+impl Drop for SharedServices {
+    fn drop(&mut self) {
+        let drop_schema = format!("DROP SCHEMA {} CASCADE", self.schema);
+        let _ = self
+            .runtime
+            .block_on(sqlx::query(sqlx::AssertSqlSafe(drop_schema)).execute(&self.pg));
+    }
+}
+
+/// `tidegate serve` on `port` with `config`, killed when dropped.
+pub(super) fn serve(config: &std::path::Path, port: u16) -> Killed {
+    Killed(
+        tidegate()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(config)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn three_gateway_processes_refresh_an_account_exactly_once() {
+    let Some(services) = SharedServices::start("multi-process vault test", "") else {
+        return;
+    };
+    let (runtime, oidc) = (&services.runtime, services.oidc.clone());
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let _gateways: Vec<Killed> = ports.iter().map(|p| serve(&services.config, *p)).collect();
 
     let account = format!("acc_{}", random_hex());
     let (statuses, grants) = runtime.block_on(async {
@@ -180,11 +229,7 @@ auth = {{ type = "oauth2", client_id = "tidegate", client_secret = "tidegate-fix
         let stats: serde_json::Value = http.get(format!("{oidc}/test/stats")).send().await.unwrap().json().await.unwrap();
         (statuses, stats["refresh_grants"].as_u64().unwrap())
     });
-    runtime
-        .block_on(
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pg),
-        )
-        .unwrap();
+    drop(services); // drops the schema
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(
         grants, 1,
