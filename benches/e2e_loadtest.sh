@@ -45,64 +45,24 @@ WORK="$(mktemp -d)"
 PIDS=()
 DB_NAME=""
 
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$DB_NAME" ]; then
     psql "$DATABASE_ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
   fi
-  rm -rf "$WORK"
+  stop_started
 }
 trap cleanup EXIT
 
 CHECK_ONLY="${CHECK_ONLY:-0}"
 
 # --- tools --------------------------------------------------------------------------------------
-if [ "$CHECK_ONLY" != 1 ] && { ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; }; then
-  echo "installing wrk and nginx-light..." >&2
-  apt-get install -y -q wrk nginx-light >/dev/null
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {
-  for _ in $(seq 1 400); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  echo "port $1 never opened" >&2
-  for out in "$WORK"/tidegate*.out; do [ -f "$out" ] && { echo "--- $out" >&2; tail -5 "$out" >&2; }; done
-  exit 1
-}
-rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-
-if [ -n "${TIDEGATE_BIN:-}" ]; then
-  TIDEGATE="$TIDEGATE_BIN"
-else
-  echo "building tidegate (release)..." >&2
-  (cd "$ROOT" && cargo build --release -q -p tidegate)
-  TIDEGATE="$ROOT/target/release/tidegate"
-fi
+[ "$CHECK_ONLY" = 1 ] || wrk_and_nginx
+tidegate_binary
 
 # --- upstream and nginx proxy -------------------------------------------------------------------
 UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"
-
-start_nginx() { # name conf-body
-  local dir="$WORK/$1"; mkdir -p "$dir/logs"
-  cat > "$dir/nginx.conf" <<CONF
-worker_processes auto;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-  $2
-}
-CONF
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
-  PIDS+=($!)
-  eval "NGINX_PID_$1=$!"
-}
 
 # HubSpot's interval limit headers on every answer; /crm/v3/limited answers HubSpot's 429 body.
 [ "$CHECK_ONLY" = 1 ] || start_nginx upstream "server {
@@ -225,15 +185,6 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# CPU ticks (utime+stime) of a process and its direct children (nginx workers).
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$@" $(for p in "$@"; do cat "/proc/$p/task/$p/children" 2>/dev/null; done); do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$(( total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}') ))
-  done
-  echo "$total"
-}
 # Peak RSS (VmHWM, KiB) of a process plus its direct children.
 peak_rss_kib() {
   local total=0 pid v

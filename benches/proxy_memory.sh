@@ -15,24 +15,13 @@ SIZE="${SIZE:-1073741824}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+trap stop_started EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 kib() { awk '/^'"$2"':/ {print $2}' "/proc/$1/status"; }
 
-if [ -n "${TIDEGATE_BIN:-}" ]; then
-  TIDEGATE="$TIDEGATE_BIN"   # a prebuilt release binary
-else
-  echo "building tidegate (release)..." >&2
-  (cd "$ROOT" && cargo build --release -q -p tidegate)
-  TIDEGATE="$ROOT/target/release/tidegate"
-fi
+tidegate_binary
 
 SB_PORT="$(free_port)"
 TIDEGATE_LOG=warn "$TIDEGATE" sandbox --listen "127.0.0.1:$SB_PORT" > "$WORK/sandbox.url" &

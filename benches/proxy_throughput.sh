@@ -19,56 +19,19 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
 
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-[ -x "$NGINX" ] || { echo "nginx missing: apt-get install -y nginx-light" >&2; exit 1; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-
-if [ -n "${TIDEGATE_BIN:-}" ]; then
-  TIDEGATE="$TIDEGATE_BIN"   # a prebuilt release binary
-else
-  echo "building tidegate (release)..." >&2
-  (cd "$ROOT" && cargo build --release -q -p tidegate)
-  TIDEGATE="$ROOT/target/release/tidegate"
-fi
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+trap stop_started EXIT
+wrk_and_nginx
+tidegate_binary
 
 UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"
 
-start_nginx() { # name conf-body
-  local dir="$WORK/$1"; mkdir -p "$dir/logs"
-  cat > "$dir/nginx.conf" <<CONF
-worker_processes auto;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-  $2
-}
-CONF
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
-  PIDS+=($!)
-  NGINX_PIDS+=($!)
-}
-
-NGINX_PIDS=()   # master pids: [0] upstream, [1] proxy
 start_nginx upstream "server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '{\"ok\":true}'; } }"
 start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
   server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 
-KEY="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+KEY="bench-$(rand_hex 12)"
 cat > "$WORK/tidegate.toml" <<CONF
 [server]
 listen = "127.0.0.1:$TG_PORT"
@@ -99,16 +62,8 @@ for url in "http://127.0.0.1:$UP_PORT/" "http://127.0.0.1:$PROXY_PORT/" "http://
   [ "$code" = 200 ] || { echo "$url answered $code" >&2; cat "$WORK/tidegate.stderr" >&2; exit 1; }
 done
 
-# CPU time (ticks) of the given processes and their children (nginx's workers). CPU per request
-# is the steadier yardstick on a shared 2-core machine: req/s moves with whatever else runs.
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$@" $(for p in "$@"; do cat "/proc/$p/task/$p/children" 2>/dev/null; done); do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$(( total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}') ))
-  done
-  echo "$total"
-}
+# CPU per request (cpu_ticks) is the steadier yardstick on a shared 2-core machine: req/s
+# moves with whatever else runs.
 HZ="$(getconf CLK_TCK)"
 
 run_wrk() { # label url pid-of-the-proxy-measured
@@ -128,8 +83,8 @@ run_wrk() { # label url pid-of-the-proxy-measured
 }
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a 2 s warm-up each)" >&2
-run_wrk direct  "http://127.0.0.1:$UP_PORT/" "${NGINX_PIDS[0]}"
-run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/" "${NGINX_PIDS[1]}"
+run_wrk direct  "http://127.0.0.1:$UP_PORT/" "$NGINX_PID_upstream"
+run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/" "$NGINX_PID_proxy"
 run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # Alternate on/off twice so drift in the machine's load hits both sides.
