@@ -328,28 +328,16 @@ fn default_retention() -> Option<Duration> {
     Some(Duration::from_secs(30 * 86_400))
 }
 fn default_redact_headers() -> Vec<String> {
-    [
-        "authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "proxy-authorization",
-    ]
-    .map(String::from)
-    .to_vec()
+    tidegate_core::defaults::DEFAULT_REDACT_HEADERS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 fn default_redact_fields() -> Vec<String> {
-    [
-        "email",
-        "ssn",
-        "phone",
-        "password",
-        "access_token",
-        "refresh_token",
-        "client_secret",
-    ]
-    .map(String::from)
-    .to_vec()
+    tidegate_core::defaults::DEFAULT_REDACT_FIELDS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 fn default_retry_schedule() -> Vec<Duration> {
     [0, 5, 30, 120, 300, 900, 1800]

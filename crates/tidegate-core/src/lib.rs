@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod context;
+pub mod defaults;
 pub mod error;
 pub mod problem;
 

@@ -28,22 +28,8 @@ pub const MAX_SNIPPET_CHARS: usize = 256;
 /// Bytes of a receiver's error body read for the snippet.
 pub const MAX_SNIPPET_BYTES: usize = 1024;
 
-/// The delivery worker has no `[logging]` settings of its own: the fixed lists plus the
-/// configuration defaults (`email`, `ssn`, `phone`, `password`, tokens, client secret).
-static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| {
-    Redactor::new(
-        ["authorization", "cookie", "set-cookie", "x-api-key"],
-        [
-            "email",
-            "ssn",
-            "phone",
-            "password",
-            "access_token",
-            "refresh_token",
-            "client_secret",
-        ],
-    )
-});
+/// The delivery worker has no `[logging]` settings of its own: the contract's defaults.
+static REDACTOR: LazyLock<Redactor> = LazyLock::new(Redactor::with_contract_defaults);
 
 /// Free text with every URL's secret query values and every sensitive-looking value
 /// (emails, bearer tokens, vendor secret prefixes, ...) replaced.

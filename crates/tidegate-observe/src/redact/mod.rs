@@ -132,6 +132,15 @@ impl Default for Redactor {
 }
 
 impl Redactor {
+    /// The redactor of a default configuration (CONTRACT §2's `redact_headers` and
+    /// `redact_fields` defaults, [`tidegate_core::defaults`]), for code that has no config.
+    pub fn with_contract_defaults() -> Self {
+        Self::new(
+            tidegate_core::defaults::DEFAULT_REDACT_HEADERS,
+            tidegate_core::defaults::DEFAULT_REDACT_FIELDS,
+        )
+    }
+
     /// A redactor for the configured header names and JSON field names (on top of the fixed
     /// lists, which cannot be turned off).
     pub fn new<H, HS, F, FS>(redact_headers: H, redact_fields: F) -> Self

@@ -4,15 +4,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 use tidegate_observe::{BodyMode, Redactor};
 
-const FIELDS: &[&str] = &[
-    "email",
-    "ssn",
-    "phone",
-    "password",
-    "access_token",
-    "refresh_token",
-    "client_secret",
-];
+const FIELDS: &[&str] = tidegate_core::defaults::DEFAULT_REDACT_FIELDS;
 
 fn redactor() -> Redactor {
     Redactor::new::<[&str; 0], &str, _, _>([], FIELDS)

@@ -23,24 +23,7 @@ pub type Upstream = BoxCloneService<Request<Body>, Response<Body>, Error>;
 
 /// The contract's default redaction lists (CONTRACT §2).
 pub fn contract_redactor() -> Redactor {
-    Redactor::new(
-        [
-            "authorization",
-            "cookie",
-            "set-cookie",
-            "x-api-key",
-            "proxy-authorization",
-        ],
-        [
-            "email",
-            "ssn",
-            "phone",
-            "password",
-            "access_token",
-            "refresh_token",
-            "client_secret",
-        ],
-    )
+    Redactor::with_contract_defaults()
 }
 
 /// An upstream answering with `make(path)` after draining the request body.

@@ -21,24 +21,7 @@ const MIN_SCRUBBED_LEN: usize = 4;
 /// The redactor error normalization uses when none is configured: the fixed lists plus the
 /// defaults of `[logging] redact_headers` / `redact_fields` (tidegate-config's model).
 pub fn default_redactor() -> Redactor {
-    Redactor::new(
-        [
-            "authorization",
-            "cookie",
-            "set-cookie",
-            "x-api-key",
-            "proxy-authorization",
-        ],
-        [
-            "email",
-            "ssn",
-            "phone",
-            "password",
-            "access_token",
-            "refresh_token",
-            "client_secret",
-        ],
-    )
+    Redactor::with_contract_defaults()
 }
 
 /// Redacts `problem` in place (see the [module docs](self)).
