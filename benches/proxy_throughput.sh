@@ -9,7 +9,10 @@
 #
 # Usage: [TIDEGATE_BIN=path/to/release/tidegate] benches/proxy_throughput.sh            (env: DURATION=10s CONNECTIONS=64 THREADS=2)
 #        LOG_COMPARE=1 benches/proxy_throughput.sh  also runs (d) tidegate with the boundary log
-#        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file.
+#        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file:
+#        LOG_PAIRS on/off pairs (default 4), alternating which goes first, reported as the median
+#        of the pairs' ratios (a shared VM's throughput moves ±15 % between runs; a pair's two
+#        runs are seconds apart, and the median ignores the pair a neighbour's burst hit).
 set -euo pipefail
 
 DURATION="${DURATION:-10s}"
@@ -87,10 +90,13 @@ run_wrk direct  "http://127.0.0.1:$UP_PORT/" "$NGINX_PID_upstream"
 run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/" "$NGINX_PID_proxy"
 run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
-  # Alternate on/off twice so drift in the machine's load hits both sides.
-  run_wrk tg-nolog "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
-  run_wrk tg-nolog2 "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
-  run_wrk tg-log2 "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
+  # Pairs on/off, off/on, on/off, ... (pair 1's "on" is the (c) run above): each pair's two
+  # runs are back to back, and alternating the order cancels a drift within a pair.
+  for pair in $(seq 1 "${LOG_PAIRS:-4}"); do
+    if [ "$pair" -gt 1 ] && [ $((pair % 2)) = 1 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"; fi
+    run_wrk "log-off-$pair" "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
+    if [ $((pair % 2)) = 0 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"; fi
+  done
 fi
 
 echo
@@ -107,8 +113,19 @@ awk '$1 == "nginx" { n = $6 } $1 == "tidegate" { t = $6 } END { printf "CPU per 
 tg_errors="$(awk '$1 == "tidegate" {print $5}' "$WORK/results")"
 [ "$tg_errors" = 0 ] || { echo "tidegate answered $tg_errors non-2xx responses" >&2; exit 1; }
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
-  # on, off, off, on: the sums cancel a linear drift.
-  awk '$1 == "tidegate" || $1 == "tg-log2" { on += $2; con += $6 } $1 == "tg-nolog" || $1 == "tg-nolog2" { off += $2; coff += $6 }
-       END { printf "boundary log on/off: %.3f (cost %.1f%%); CPU per request on/off: %.2f/%.2f µs (+%.1f%%)\n", on / off, (1 - on / off) * 100, con / 2, coff / 2, (con / coff - 1) * 100 }' "$WORK/results"
+  # Per pair: req/s on ÷ off and CPU/request on ÷ off; the medians over the pairs.
+  awk '$1 == "tidegate" { $1 = "log-on-1" }
+       $1 ~ /^log-on-/  { p = substr($1, 8); on[p] = $2; con[p] = $6 }
+       $1 ~ /^log-off-/ { p = substr($1, 9); off[p] = $2; coff[p] = $6 }
+       function median(a, n,   i, j, t) {
+         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+       }
+       END {
+         for (p in on) if (p in off) { n++; r[n] = on[p] / off[p]; c[n] = con[p] / coff[p]; list = list sprintf(" %.3f", on[p] / off[p]) }
+         printf "boundary log on/off req/s, per pair:%s\n", list
+         m = median(r, n); mc = median(c, n)
+         printf "boundary log on/off: median %.3f over %d pairs (throughput cost %.1f%%); CPU per request +%.1f%% (median)\n", m, n, (1 - m) * 100, (mc - 1) * 100
+       }' "$WORK/results"
   echo "boundary log lines written by (c): $(grep -c '"outcome"' "$WORK/tidegate.stdout")"
 fi
