@@ -85,6 +85,7 @@ pub(crate) async fn serve(
                     .and_then(|rt| {
                         tidegate_stack::client::set_current_shard(index);
                         rt.block_on(async move {
+                            tokio::spawn(keep_time_driver_armed());
                             let listener = TcpListener::from_std(listener)?;
                             let stopped = async move {
                                 let _ = stop.wait_for(|s| *s).await;
@@ -109,6 +110,22 @@ pub(crate) async fn serve(
         }
     }
     result
+}
+
+/// How often [`keep_time_driver_armed`] wakes its thread.
+const TIMER_TICK: Duration = Duration::from_millis(500);
+
+/// Keeps one timer pending on this worker at all times, never more than [`TIMER_TICK`] away.
+///
+/// Why: tokio's time driver writes its runtime's eventfd (a syscall, and an extra trip through
+/// `epoll_wait`) whenever a new timer is due earlier than every pending one — which, on an
+/// idle worker, is every request's first timer (hyper's header-read timer, the deadline, the
+/// body-idle timer). With this tick pending, per-request timers of a second or more are never
+/// the earliest, so they register without a syscall. Costs two wake-ups a second per worker.
+async fn keep_time_driver_armed() {
+    loop {
+        tokio::time::sleep(TIMER_TICK).await;
+    }
 }
 
 async fn accept_loop(
