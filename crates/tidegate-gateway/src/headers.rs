@@ -79,10 +79,17 @@ pub fn sanitize_request(headers: &mut HeaderMap) {
 mod tests {
     use super::*;
 
+    fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        h
+    }
+
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
+        let mut h = map(&[
             ("connection", "keep-alive, X-Secret-Hop"),
             ("connection", "x-other"),
             ("x-secret-hop", "1"),
@@ -99,9 +106,7 @@ mod tests {
             ("host", "gateway.local"),
             ("content-type", "application/json"),
             ("x-custom", "kept"),
-        ] {
-            h.append(HeaderName::from_static(k), v.parse().unwrap());
-        }
+        ]);
         sanitize_request(&mut h);
         let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
@@ -110,14 +115,11 @@ mod tests {
 
     #[test]
     fn messages_without_hop_by_hop_headers_keep_everything() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
+        let mut h = map(&[
             ("content-type", "application/json"),
             ("x-custom", "kept"),
             ("x-proxy-note", "not a proxy- header"),
-        ] {
-            h.append(HeaderName::from_static(k), v.parse().unwrap());
-        }
+        ]);
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 3);
         h.append(header::EXPECT, "100-continue".parse().unwrap());
@@ -128,17 +130,14 @@ mod tests {
 
     #[test]
     fn connection_lists_with_odd_tokens_are_handled() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
+        let mut h = map(&[
             ("connection", "close, , x-a ,bad name,X-B"),
             ("x-a", "1"),
             ("x-b", "1"),
             ("x-c", "kept"),
             ("proxy-status", "x"),
             ("expect", "100-continue"),
-        ] {
-            h.append(HeaderName::from_static(k), v.parse().unwrap());
-        }
+        ]);
         strip_hop_by_hop(&mut h);
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["x-c"]);

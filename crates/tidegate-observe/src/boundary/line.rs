@@ -88,22 +88,22 @@ impl Members<'_> {
 
 /// `,"headers":{…}`; `fill` adds the entries in name order.
 pub(crate) fn headers(out: &mut Vec<u8>, fill: impl FnOnce(&mut Members<'_>)) {
-    out.extend_from_slice(b",\"headers\":{");
-    fill(&mut Members {
-        out: &mut *out,
-        first: true,
-    });
-    out.push(b'}');
+    members(out, b",\"headers\":{", b'}', fill);
 }
 
 /// `,"headers_redacted":[…]`; `fill` adds the names.
 pub(crate) fn redacted_names(out: &mut Vec<u8>, fill: impl FnOnce(&mut Members<'_>)) {
-    out.extend_from_slice(b",\"headers_redacted\":[");
+    members(out, b",\"headers_redacted\":[", b']', fill);
+}
+
+/// `open`, the members `fill` adds, `close`.
+fn members(out: &mut Vec<u8>, open: &[u8], close: u8, fill: impl FnOnce(&mut Members<'_>)) {
+    out.extend_from_slice(open);
     fill(&mut Members {
         out: &mut *out,
         first: true,
     });
-    out.push(b']');
+    out.push(close);
 }
 
 /// `,"idempotency_key":…` (the request object stays open).

@@ -20,8 +20,8 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{
-    tidegate,
-    vault_multiprocess::{Killed, free_port, random_hex, start_oidc_fixture},
+    Killed, free_port, tidegate,
+    vault_multiprocess::{random_hex, start_oidc_fixture},
 };
 
 /// A unique canary: its random hex part is what the scan looks for.

@@ -2,40 +2,24 @@
 //! scheme is verified and delivered, signed per Standard Webhooks, to the environment's
 //! `webhook_url` (a local receiver that verifies it independently); a bad signature is 401.
 
-use std::{
-    process::Child,
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
 use tidegate_sandbox::{
     receiver::Receiver,
     webhooks::{WebhookScheme, fire},
 };
 
-use super::{tidegate, write};
+use super::{free_port, serve, tidegate, write};
 
 const PROVIDER_SECRET: &str = "whsec_cHJvdmlkZXItc2VjcmV0LWZvci10aGUtdGVzdA==";
 const CUSTOMER_SECRET: &str = "whsec_Y3VzdG9tZXItc2VjcmV0LWZvci10aGUtdGVzdA==";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn serve_verifies_a_signed_webhook_and_delivers_it_to_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let receiver = runtime.block_on(Receiver::start(CUSTOMER_SECRET)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = write(
         dir.path(),
         "tidegate.toml",
@@ -61,18 +45,7 @@ webhooks = {{ verify = "standard-webhooks", secret = "{PROVIDER_SECRET}", object
         .output()
         .unwrap();
     assert!(key_init.status.success(), "{key_init:?}");
-    let serve = Killed(
-        tidegate()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-            ])
-            .arg(&config)
-            .spawn()
-            .unwrap(),
-    );
+    let serve = serve(&config, port);
     let base = format!("http://127.0.0.1:{port}");
 
     runtime.block_on(async {

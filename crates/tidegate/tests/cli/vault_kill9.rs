@@ -20,7 +20,10 @@ use std::{
 
 use serde_json::Value;
 
-use super::vault_multiprocess::{SharedServices, free_port, random_hex, serve};
+use super::{
+    free_port, serve,
+    vault_multiprocess::{SharedServices, random_hex},
+};
 
 /// `redis-cli -u URL ARGS...`, trimmed stdout.
 fn redis_cli(url: &str, args: &[&str]) -> String {

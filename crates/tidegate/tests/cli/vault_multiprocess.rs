@@ -5,29 +5,11 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use super::tidegate;
-
-/// A child process killed (and reaped) when dropped.
-pub(super) struct Killed(pub(super) Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(super) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::{Killed, free_port, serve, tidegate};
 
 pub(super) fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -166,23 +148,6 @@ impl Drop for SharedServices {
             .runtime
             .block_on(sqlx::query(sqlx::AssertSqlSafe(drop_schema)).execute(&self.pg));
     }
-}
-
-/// `tidegate serve` on `port` with `config`, killed when dropped.
-pub(super) fn serve(config: &std::path::Path, port: u16) -> Killed {
-    Killed(
-        tidegate()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-            ])
-            .arg(config)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 #[test]
