@@ -32,6 +32,18 @@ tidegate_binary() {
   fi
 }
 
+# Sets FLOOR: $FLOOR_BIN when given, else a release build of the bare hyper proxy
+# (crates/tidegate/examples/bare_hyper_proxy.rs; reuses tidegate's release artifacts).
+floor_binary() {
+  if [ -n "${FLOOR_BIN:-}" ]; then
+    FLOOR="$FLOOR_BIN"
+  else
+    echo "building the bare hyper proxy (release)..." >&2
+    (cd "$ROOT" && cargo build --release -q -p tidegate --example bare_hyper_proxy)
+    FLOOR="$ROOT/target/release/examples/bare_hyper_proxy"
+  fi
+}
+
 # Sets NGINX; installs wrk and nginx-light from Debian's packages when either is missing.
 wrk_and_nginx() {
   if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then

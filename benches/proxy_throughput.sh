@@ -3,11 +3,14 @@
 #   (a) wrk -> nginx upstream directly            (the ceiling)
 #   (b) wrk -> nginx reverse proxy -> upstream     (the peer)
 #   (c) wrk -> tidegate serve (release) -> upstream
+#   (f) wrk -> bare hyper proxy -> upstream           (the floor: hyper + tokio alone, structured
+#       like tidegate serve with nothing of tidegate's work; crates/tidegate/examples/bare_hyper_proxy.rs)
 # The upstream is nginx `return 200 '{"ok":true}'` (python's http.server tops out near 2k req/s
 # and would make every proxy look the same). Everything binds 127.0.0.1; everything started
 # here is stopped by PID.
 #
-# Usage: [TIDEGATE_BIN=path/to/release/tidegate] benches/proxy_throughput.sh            (env: DURATION=10s CONNECTIONS=64 THREADS=2)
+# Usage: [TIDEGATE_BIN=path/to/release/tidegate] [FLOOR_BIN=path/to/bare_hyper_proxy] benches/proxy_throughput.sh
+#        (env: DURATION=10s CONNECTIONS=64 THREADS=2)
 #        LOG_COMPARE=1 benches/proxy_throughput.sh  also runs (d) tidegate with the boundary log
 #        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file:
 #        LOG_PAIRS on/off pairs (default 4), alternating which goes first, reported as the median
@@ -27,8 +30,9 @@ PIDS=()
 trap stop_started EXIT
 wrk_and_nginx
 tidegate_binary
+floor_binary
 
-UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"
+UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"; FLOOR_PORT="$(free_port)"
 
 start_nginx upstream "server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '{\"ok\":true}'; } }"
 start_nginx proxy "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 32; }
@@ -49,6 +53,9 @@ CONF
 TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate.toml" > "$WORK/tidegate.stdout" 2> "$WORK/tidegate.stderr" &
 PIDS+=($!)
 TG_PID=$!
+"$FLOOR" "127.0.0.1:$FLOOR_PORT" "127.0.0.1:$UP_PORT" 2> "$WORK/floor.stderr" &
+PIDS+=($!)
+FLOOR_PID=$!
 
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   TG2_PORT="$(free_port)"
@@ -58,9 +65,9 @@ if [ "${LOG_COMPARE:-0}" = 1 ]; then
   TG2_PID=$!
   wait_port "$TG2_PORT"
 fi
-wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"
+wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"; wait_port "$FLOOR_PORT"
 # Each target must answer 200 before it is measured.
-for url in "http://127.0.0.1:$UP_PORT/" "http://127.0.0.1:$PROXY_PORT/" "http://127.0.0.1:$TG_PORT/proxy/bench/"; do
+for url in "http://127.0.0.1:$UP_PORT/" "http://127.0.0.1:$PROXY_PORT/" "http://127.0.0.1:$FLOOR_PORT/" "http://127.0.0.1:$TG_PORT/proxy/bench/"; do
   code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$url")"
   [ "$code" = 200 ] || { echo "$url answered $code" >&2; cat "$WORK/tidegate.stderr" >&2; exit 1; }
 done
@@ -88,6 +95,7 @@ run_wrk() { # label url pid-of-the-proxy-measured
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a 2 s warm-up each)" >&2
 run_wrk direct  "http://127.0.0.1:$UP_PORT/" "$NGINX_PID_upstream"
 run_wrk nginx   "http://127.0.0.1:$PROXY_PORT/" "$NGINX_PID_proxy"
+run_wrk floor   "http://127.0.0.1:$FLOOR_PORT/" "$FLOOR_PID"
 run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # Pairs on/off, off/on, on/off, ... (pair 1's "on" is the (c) run above): each pair's two
@@ -101,15 +109,18 @@ fi
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -sr)"
-echo "(cpu/req: CPU time of the process measured ÷ requests; 'direct' measures the upstream nginx)"
+echo "(cpu/req: CPU time of the process measured ÷ requests; 'direct' measures the upstream nginx;"
+echo " 'floor' is hyper + tokio alone, the least any proxy on tidegate's HTTP stack can cost)"
 printf '%-10s %12s %10s %10s %8s %9s\n' target req/s p50 p99 non2xx cpu/req
 while read -r label rps p50 p99 errors cpu; do
   printf '%-10s %12s %10s %10s %8s %8sµs\n' "$label" "$rps" "$p50" "$p99" "$errors" "$cpu"
 done < "$WORK/results"
 nginx_rps="$(awk '$1 == "nginx" {print $2}' "$WORK/results")"
 tg_rps="$(awk '$1 == "tidegate" {print $2}' "$WORK/results")"
-awk -v t="$tg_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio tidegate/nginx: %.2fx\n", t / n }'
-awk '$1 == "nginx" { n = $6 } $1 == "tidegate" { t = $6 } END { printf "CPU per request tidegate/nginx: %.2fx\n", t / n }' "$WORK/results"
+floor_rps="$(awk '$1 == "floor" {print $2}' "$WORK/results")"
+awk -v t="$tg_rps" -v n="$nginx_rps" -v f="$floor_rps" 'BEGIN { printf "ratio tidegate/nginx: %.2fx   floor/nginx: %.2fx   tidegate/floor: %.2fx\n", t / n, f / n, t / f }'
+awk '$1 == "nginx" { n = $6 } $1 == "floor" { f = $6 } $1 == "tidegate" { t = $6 }
+     END { printf "CPU per request tidegate/nginx: %.2fx   floor/nginx: %.2fx   tidegate/floor: %.2fx\n", t / n, f / n, t / f }' "$WORK/results"
 tg_errors="$(awk '$1 == "tidegate" {print $5}' "$WORK/results")"
 [ "$tg_errors" = 0 ] || { echo "tidegate answered $tg_errors non-2xx responses" >&2; exit 1; }
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
