@@ -88,14 +88,28 @@ impl Drop for TraceGuard {
 /// `settings.default_filter`, default `info`), plus span export over OTLP/HTTP when
 /// `settings.otlp_endpoint` is set.
 ///
+/// Spans reach stderr only when the filter lets `debug` through (see [`stderr_filter`]):
+/// there they are context for debugging, and at the default `info` level they would cost every
+/// request the formatting of two spans' fields that no line ever shows. The OTLP exporter gets
+/// every span the filter allows, whatever the level.
+///
 /// An endpoint in a build without the `otel` feature is an error, not a silent no-op.
 pub fn init(settings: &TraceSettings) -> Result<TraceGuard, TraceInitError> {
-    use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+    use tracing_subscriber::{
+        EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+    };
 
-    let filter = EnvFilter::try_from_env(settings.filter_env.as_deref().unwrap_or("RUST_LOG"))
-        .unwrap_or_else(|_| EnvFilter::new(settings.default_filter.as_deref().unwrap_or("info")));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_ansi(false);
-    let registry = tracing_subscriber::registry().with(filter).with(stderr);
+    let directives = || {
+        EnvFilter::try_from_env(settings.filter_env.as_deref().unwrap_or("RUST_LOG"))
+            .unwrap_or_else(|_| {
+                EnvFilter::new(settings.default_filter.as_deref().unwrap_or("info"))
+            })
+    };
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_filter(stderr_filter(directives()));
+    let registry = tracing_subscriber::registry().with(stderr);
 
     match settings.otlp_endpoint.as_deref() {
         None => {
@@ -111,7 +125,7 @@ pub fn init(settings: &TraceSettings) -> Result<TraceGuard, TraceInitError> {
         Some(endpoint) => {
             let (layer, provider) = otel::layer(endpoint, &settings.service_name)?;
             registry
-                .with(layer)
+                .with(layer.with_filter(directives()))
                 .try_init()
                 .map_err(|e| TraceInitError(e.to_string()))?;
             Ok(TraceGuard {
@@ -123,6 +137,31 @@ pub fn init(settings: &TraceSettings) -> Result<TraceGuard, TraceInitError> {
             "an OTLP endpoint is configured but this build has no `otel` feature".into(),
         )),
     }
+}
+
+/// The stderr log's filter: `filter`'s directives, and spans only when they let `debug` through
+/// somewhere (somebody is debugging and wants each line's request and attempt context).
+fn stderr_filter<S>(
+    filter: tracing_subscriber::EnvFilter,
+) -> impl tracing_subscriber::layer::Filter<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::filter::FilterExt;
+    let spans = filter
+        .max_level_hint()
+        .is_none_or(|max| max >= tracing::level_filters::LevelFilter::DEBUG);
+    filter.and(without_spans_unless(spans))
+}
+
+/// A per-layer filter that drops every span unless `spans`; events pass. Decided per callsite
+/// (once), so a dropped span costs a request nothing but the callsite's cached "never".
+fn without_spans_unless(
+    spans: bool,
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(move |meta: &tracing::Metadata<'_>| {
+        spans || !meta.is_span()
+    })
 }
 
 #[cfg(feature = "otel")]
@@ -167,6 +206,64 @@ mod otel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What reached a layer behind [`stderr_filter`]: span names and event counts.
+    fn seen_through_stderr_filter(directives: &str) -> (Vec<&'static str>, usize) {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::{Layer, layer::SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Seen(Arc<Mutex<(Vec<&'static str>, usize)>>);
+        impl<S: tracing::Subscriber> Layer<S> for Seen {
+            fn on_new_span(
+                &self,
+                attrs: &tracing::span::Attributes<'_>,
+                _: &tracing::span::Id,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                self.0.lock().unwrap().0.push(attrs.metadata().name());
+            }
+            fn on_event(
+                &self,
+                _: &tracing::Event<'_>,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                self.0.lock().unwrap().1 += 1;
+            }
+        }
+
+        let seen = Seen::default();
+        let filter = tracing_subscriber::EnvFilter::new(directives);
+        let subscriber =
+            tracing_subscriber::registry().with(seen.clone().with_filter(stderr_filter(filter)));
+        tracing::subscriber::with_default(subscriber, || {
+            let ctx = RequestContext::new("hubspot");
+            let request = request_span(&ctx);
+            let _in_request = request.enter();
+            let _attempt = attempt_span("req-1", "hubspot", 1).entered();
+            tracing::info!("an info event inside both spans");
+            tracing::debug!("a debug event");
+        });
+        let seen = seen.0.lock().unwrap();
+        (seen.0.clone(), seen.1)
+    }
+
+    #[test]
+    fn at_info_the_stderr_log_gets_events_but_no_spans() {
+        assert_eq!(seen_through_stderr_filter("info"), (vec![], 1));
+        assert_eq!(seen_through_stderr_filter("warn"), (vec![], 0));
+    }
+
+    #[test]
+    fn with_debug_directives_the_stderr_log_gets_the_spans_too() {
+        let spans = vec!["tidegate.request", "tidegate.upstream_attempt"];
+        assert_eq!(seen_through_stderr_filter("debug"), (spans.clone(), 2));
+        // Debugging one module is enough to want the context.
+        assert_eq!(
+            seen_through_stderr_filter("info,tidegate_observe=debug"),
+            (spans, 2)
+        );
+    }
 
     #[cfg(feature = "otel")]
     #[test]
