@@ -341,6 +341,17 @@ impl RateLimitSettings {
 
     /// Everything `headers` say about rate limits, as of `now`.
     pub fn extract(&self, headers: &HeaderMap, now: SystemTime) -> RateLimitInfo {
+        // Most responses carry none of these headers: one pass over the few names present
+        // costs less than the dozen hashed lookups below (this runs twice per exchange: the
+        // boundary log and the normalization layer).
+        if !headers.keys().any(|name| self.reads(name.as_str())) {
+            return RateLimitInfo::default();
+        }
+        self.extract_all(headers, now)
+    }
+
+    /// [`extract`](Self::extract) without the first pass.
+    fn extract_all(&self, headers: &HeaderMap, now: SystemTime) -> RateLimitInfo {
         let mut limits = Vec::new();
         for mapping in &self.mappings {
             limits.extend(mapping.extract(headers, now));
@@ -366,6 +377,32 @@ impl RateLimitSettings {
             limits,
             retry_after,
         }
+    }
+}
+
+impl RateLimitSettings {
+    /// Whether [`extract`](Self::extract) may read a header named `name` (a superset is fine,
+    /// a miss is not: a header this says no to is never looked at).
+    fn reads(&self, name: &str) -> bool {
+        name == http::header::RETRY_AFTER.as_str()
+            || (self.detect_standard && name.starts_with("ratelimit"))
+            || (self.detect_x_ratelimit && name.starts_with("x-ratelimit-"))
+            || self.mappings.iter().any(|m| m.reads(name))
+    }
+}
+
+impl LimitMapping {
+    /// Whether this mapping reads a header named `name` (Zendesk's `limit` is a name prefix).
+    fn reads(&self, name: &str) -> bool {
+        [&self.limit, &self.remaining, &self.reset]
+            .into_iter()
+            .flatten()
+            .any(|header| match self.format {
+                ValueFormat::ZendeskEndpoint => {
+                    name.starts_with(header.as_str().trim_end_matches('*'))
+                }
+                _ => header.as_str() == name,
+            })
     }
 }
 
@@ -402,4 +439,88 @@ fn standard_limits(headers: &HeaderMap) -> Vec<Limit> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One mapping of each value format, as the presets declare them.
+    fn every_format() -> RateLimitSettings {
+        RateLimitSettings::with_mappings(vec![
+            LimitMapping::new("plain")
+                .limit("x-hubspot-ratelimit-max")
+                .remaining("x-hubspot-ratelimit-remaining")
+                .reset(
+                    "x-hubspot-ratelimit-interval-milliseconds",
+                    ResetUnit::WindowMillis,
+                ),
+            LimitMapping::new("used")
+                .limit("x-shopify-shop-api-call-limit")
+                .format(ValueFormat::UsedOfLimit),
+            LimitMapping::new("sforce")
+                .limit("sforce-limit-info")
+                .format(ValueFormat::SforceLimitInfo),
+            LimitMapping::new("zendesk")
+                .limit("zendesk-ratelimit-*")
+                .format(ValueFormat::ZendeskEndpoint),
+        ])
+    }
+
+    const NAMES: &[&str] = &[
+        "x-hubspot-ratelimit-max",
+        "x-hubspot-ratelimit-remaining",
+        "x-hubspot-ratelimit-interval-milliseconds",
+        "x-shopify-shop-api-call-limit",
+        "sforce-limit-info",
+        "zendesk-ratelimit-tickets-index",
+        "ratelimit",
+        "ratelimit-policy",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "content-type",
+        "date",
+        "x-request-id",
+    ];
+
+    const VALUES: &[&str] = &[
+        "10",
+        "0",
+        "3.5",
+        "40/80",
+        "api-usage=18/5000",
+        "total=700; remaining=699; resets=44",
+        "\"default\";r=5;t=30",
+        "\"default\";q=100;w=60",
+        "limit=100, remaining=50, reset=5",
+        "Wed, 21 Oct 2026 07:28:00 GMT",
+        "application/json",
+    ];
+
+    proptest! {
+        /// The first pass never skips a response the full extraction finds something in.
+        #[test]
+        fn the_first_pass_changes_no_result(
+            picks in proptest::collection::vec((0..NAMES.len(), 0..VALUES.len()), 0..6),
+            standard in any::<bool>(),
+            x_ratelimit in any::<bool>(),
+        ) {
+            let mut settings = every_format();
+            settings.detect_standard = standard;
+            settings.detect_x_ratelimit = x_ratelimit;
+            let mut headers = HeaderMap::new();
+            for (name, value) in picks {
+                headers.append(NAMES[name], VALUES[value].parse().unwrap());
+            }
+            let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+            prop_assert_eq!(settings.extract(&headers, now), settings.extract_all(&headers, now));
+        }
+    }
 }
