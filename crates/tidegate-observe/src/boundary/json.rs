@@ -39,8 +39,8 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 /// Appends the escaped contents of `s` without the quotes (for a string written in pieces).
 ///
 /// Almost no logged string needs an escape, so eight bytes at a time are checked for one
-/// (see [`may_need_escape`]) and copied in one go when there is none; only a flagged chunk and
-/// the tail are looked at byte by byte.
+/// (see [`may_need_escape`]; the last, shorter chunk padded with spaces, which need none) and
+/// copied in one go when there is none; only a flagged chunk is looked at byte by byte.
 pub(crate) fn escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -55,8 +55,14 @@ pub(crate) fn escaped(out: &mut Vec<u8>, s: &str) {
         }
         i += 8;
     }
-    for at in i..bytes.len() {
-        start = escape_byte(out, bytes, start, at);
+    if i < bytes.len() {
+        let mut chunk = [b' '; 8];
+        chunk[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+        if may_need_escape(u64::from_le_bytes(chunk)) {
+            for at in i..bytes.len() {
+                start = escape_byte(out, bytes, start, at);
+            }
+        }
     }
     out.extend_from_slice(&bytes[start..]);
 }

@@ -39,11 +39,23 @@ static PARAM_FRAGMENTS: Fragments = Fragments::new(&["token", "secret", "passwor
 /// redacted URL). Borrows from `url` wherever nothing is replaced; allocates only to decode a
 /// percent-encoded or `+`-spaced name or value, or to normalize a long or non-ASCII name.
 pub(super) fn redact_url(redactor: &Redactor, url: &str, mut push: impl FnMut(&str)) {
-    let (without_fragment, fragment) = match url.find('#') {
+    // One pass for the first `?` and the `#` (a `?` after the `#` is the fragment's).
+    let (mut question, mut hash) = (None, None);
+    for (i, &b) in url.as_bytes().iter().enumerate() {
+        match b {
+            b'?' if question.is_none() => question = Some(i),
+            b'#' => {
+                hash = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (without_fragment, fragment) = match hash {
         Some(i) => (&url[..i], Some(&url[i + 1..])),
         None => (url, None),
     };
-    let (base, query) = match without_fragment.find('?') {
+    let (base, query) = match question {
         Some(i) => (&without_fragment[..i], Some(&without_fragment[i + 1..])),
         None => (without_fragment, None),
     };
@@ -100,18 +112,24 @@ fn is_secret_name(redactor: &Redactor, name: &str) -> bool {
 
 /// `scheme://user:password@host/...` → `scheme://user:[REDACTED]@host/...`.
 fn redact_userinfo(base: &str, push: &mut impl FnMut(&str)) {
-    let Some(scheme_end) = base.find("://") else {
+    let bytes = base.as_bytes();
+    let Some(scheme_end) = bytes.windows(3).position(|w| w == b"://") else {
         return push(base);
     };
     let authority_start = scheme_end + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let authority = &base[authority_start..authority_end];
-    let Some(at) = authority.rfind('@') else {
+    // One pass over the authority (up to the first `/`) for its last `@`.
+    let mut at = None;
+    for (i, &b) in bytes[authority_start..].iter().enumerate() {
+        match b {
+            b'/' => break,
+            b'@' => at = Some(i),
+            _ => {}
+        }
+    }
+    let Some(at) = at else {
         return push(base);
     };
-    let userinfo = &authority[..at];
+    let userinfo = &base[authority_start..authority_start + at];
     let user = userinfo.split(':').next().unwrap_or("");
     push(&base[..authority_start]);
     push(user);
@@ -301,6 +319,19 @@ mod tests {
         ) {
             let r = Redactor::new(["x"], ["email", "Custom_Field"]).with_query_params(["hapikey"]);
             proptest::prop_assert_eq!(redacted(&r, &url), reference_redact_url(&r, &url));
+        }
+
+        /// Delimiters in every order and number: several `@`, `?`, `#`, `://`.
+        #[test]
+        fn delimiter_soup_too(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "https", "://", "u", "u:p", "@", "h.io", "/", "?", "#", "=", "&", "access_token",
+                "a@b.co", ":", "%40", "x",
+            ][..]), 0..16),
+        ) {
+            let url = pieces.concat();
+            let r = Redactor::default();
+            proptest::prop_assert_eq!(redacted(&r, &url), reference_redact_url(&r, &url), "{:?}", url);
         }
 
         #[test]
