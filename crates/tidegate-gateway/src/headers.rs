@@ -26,7 +26,17 @@ fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
 /// header at all (one scan of the few names present), and the common one that does, an
 /// upstream's `Connection: keep-alive`, costs one value clone and a few lookups.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(is_fixed_hop_by_hop) {
+    let mut hop_by_hop = headers.keys().filter(|k| is_fixed_hop_by_hop(k));
+    let Some(first) = hop_by_hop.next() else {
+        return;
+    };
+    // An upstream's lone `Connection: keep-alive` (or `close`): it names no header that is
+    // still there (a `Keep-Alive` header would have been a second hop-by-hop name).
+    if *first == header::CONNECTION
+        && hop_by_hop.next().is_none()
+        && connection_names_nothing(headers)
+    {
+        headers.remove(header::CONNECTION);
         return;
     }
     // Headers named by `Connection` first (they are only known while `Connection` is there).
@@ -50,6 +60,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     while let Some(name) = headers.keys().find(|k| is_fixed_hop_by_hop(k)).cloned() {
         headers.remove(&name);
     }
+}
+
+/// Whether every `Connection` value lists only `keep-alive` and `close`.
+fn connection_names_nothing(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().all(|value| {
+        value.as_bytes().split(|&b| b == b',').all(|token| {
+            let token = token.trim_ascii();
+            token.is_empty()
+                || token.eq_ignore_ascii_case(b"keep-alive")
+                || token.eq_ignore_ascii_case(b"close")
+        })
+    })
 }
 
 /// Removes the headers a `Connection` value lists (`close` names no header).
@@ -141,5 +163,25 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["x-c"]);
+    }
+
+    #[test]
+    fn a_lone_keep_alive_connection_goes_and_what_it_names_still_does() {
+        for value in ["keep-alive", "Keep-Alive", "close", " keep-alive , close"] {
+            let mut h = map(&[("connection", value), ("date", "x"), ("x-keep", "1")]);
+            strip_hop_by_hop(&mut h);
+            let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+            left.sort();
+            assert_eq!(left, ["date", "x-keep"], "{value:?}");
+        }
+        // Anything else named in the list is removed with it (not the fast path).
+        let mut h = map(&[
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("x-keep", "1"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-keep"]);
     }
 }
