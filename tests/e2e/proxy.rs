@@ -146,6 +146,46 @@ async fn missing_or_wrong_api_key_is_a_401_problem_and_nothing_goes_upstream() {
     assert_eq!(other.status(), 200);
 }
 
+/// A keep-alive connection remembers the last key it had accepted (to skip the digest); a
+/// different, wrong key on that same connection must still be refused.
+#[tokio::test]
+async fn one_connection_with_right_and_wrong_keys_gets_each_its_own_answer() {
+    let (sandbox, gw) = start().await;
+    let stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (mut conn, driver) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(driver);
+    let keys = [
+        (API_KEY.to_string(), 200),
+        (format!("{API_KEY}x"), 401),
+        (API_KEY[..API_KEY.len() - 1].to_string(), 401),
+        (String::new(), 401),
+        (API_KEY.to_string(), 200),
+        ("other-env-key".to_string(), 200),
+        (format!("{API_KEY}x"), 401),
+        (API_KEY.to_string(), 200),
+    ];
+    for (key, status) in &keys {
+        conn.ready().await.expect("the connection stays open");
+        let resp = conn
+            .send_request(
+                Request::get(format!("/proxy/crm/echo?k={}", key.len()))
+                    .header("host", gw.addr.to_string())
+                    .header("authorization", format!("Bearer {key}"))
+                    .body(empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), *status, "key of {} bytes", key.len());
+        json(resp).await;
+    }
+    let accepted = keys.iter().filter(|(_, status)| *status == 200).count();
+    assert_eq!(sandbox.counters().total(), accepted as u64);
+}
+
 #[tokio::test]
 async fn unknown_connector_is_a_404_problem() {
     let (_sandbox, gw) = start().await;

@@ -267,7 +267,9 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 }
 
 async fn proxy_route(State(state): State<AppState>, req: Request) -> Response {
-    proxy::handle(&state, req).await.map(axum::body::Body::new)
+    proxy::handle(&state, req, None)
+        .await
+        .map(axum::body::Body::new)
 }
 
 /// Echoes (or generates) `X-Request-Id` on every non-proxy response.

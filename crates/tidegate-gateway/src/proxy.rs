@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use crate::{
     AppState,
+    auth::KnownKey,
     headers::{X_INTEGRATED_ACCOUNT_ID, X_REQUEST_ID, sanitize_request, strip_hop_by_hop},
     limit::{LengthLimited, too_large},
     metrics::ConnectorMetrics,
@@ -73,8 +74,13 @@ impl Refusal<'_> {
     }
 }
 
-/// Handles one proxied request (any incoming body type: hyper's or axum's).
-pub async fn handle<B>(state: &AppState, req: Request<B>) -> Response<Body>
+/// Handles one proxied request (any incoming body type: hyper's or axum's); `known` is the
+/// client connection's remembered api key, when the caller tracks connections.
+pub(crate) async fn handle<B>(
+    state: &AppState,
+    req: Request<B>,
+    known: Option<&KnownKey>,
+) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -118,10 +124,10 @@ where
         connector,
         account,
     };
-    let Some(environment) = crate::auth::bearer(&parts.headers)
-        .and_then(|token| inner.api_keys.environment(token))
-        .cloned()
-    else {
+    let Some(environment) = crate::auth::bearer(&parts.headers).and_then(|token| match known {
+        Some(known) => known.environment(&inner.api_keys, token),
+        None => inner.api_keys.environment(token).cloned(),
+    }) else {
         inner.metrics.count_unrouted(ErrorCode::Unauthorized);
         return with_id(refuse(None, None).respond(
             ErrorCode::Unauthorized,

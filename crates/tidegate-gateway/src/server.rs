@@ -2,7 +2,7 @@
 //! dispatched straight to [`proxy::handle`](crate::proxy::handle) (no router, no extra body
 //! boxing), everything else to the axum router; graceful shutdown bounded by a grace period.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::Router;
 use http::{Request, Response};
@@ -15,15 +15,29 @@ use tidegate_core::Body;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::{AppState, proxy};
+use crate::{AppState, auth::KnownKey, proxy};
 
 /// How long a client may take to send request headers (slowloris protection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One client connection's service.
 #[derive(Clone)]
 struct Gateway {
     state: AppState,
     router: Router,
+    /// The connection's remembered api key (fresh per connection, see [`KnownKey`]).
+    known: Arc<KnownKey>,
+}
+
+impl Gateway {
+    /// The service for a new client connection: shared state, nothing remembered.
+    fn for_connection(&self) -> Gateway {
+        Gateway {
+            state: self.state.clone(),
+            router: self.router.clone(),
+            known: Arc::default(),
+        }
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for Gateway {
@@ -34,7 +48,8 @@ impl hyper::service::Service<Request<Incoming>> for Gateway {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         if req.uri().path().starts_with(proxy::PREFIX) {
             let state = self.state.clone();
-            Box::pin(async move { Ok(proxy::handle(&state, req).await) })
+            let known = self.known.clone();
+            Box::pin(async move { Ok(proxy::handle(&state, req, Some(&known)).await) })
         } else {
             let router = self.router.clone();
             Box::pin(async move {
@@ -67,7 +82,11 @@ pub(crate) async fn serve(
         .filter(|n| *n > 0)
         .unwrap_or_else(tidegate_stack::client::default_shards);
     let std_listener = listener.into_std()?;
-    let gateway = Gateway { state, router };
+    let gateway = Gateway {
+        state,
+        router,
+        known: Arc::default(),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut done = Vec::with_capacity(workers);
     for index in 0..workers {
@@ -154,7 +173,7 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), gateway.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), gateway.for_connection());
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(err) = conn.await {
