@@ -254,7 +254,9 @@ impl Redactor {
         headers: &'h http::HeaderMap,
         mut visit: impl FnMut(&'h str, Cow<'h, str>, bool),
     ) {
-        const INLINE: usize = 32;
+        // Room for the headers of nearly every request without a heap list (each slot is
+        // initialised per call, so not more than needed).
+        const INLINE: usize = 16;
         // One walk over the map (no lookup per name): a name's values come one after another,
         // so a name equal to the previous one marks a name with several values.
         let placeholder = (&PLACEHOLDER_NAME, &PLACEHOLDER_VALUE, false);
