@@ -103,38 +103,43 @@ fn sensitive_spans(s: &str) -> Vec<Range<usize>> {
     while i < b.len() {
         let c = b[i];
         let class = CLASS[usize::from(c)];
-        if class & (AT | DIGIT | STARTS) == 0 {
-            i += 1;
-            continue;
-        }
-        let prev = if i == 0 {
-            0
-        } else {
-            CLASS[usize::from(b[i - 1])]
-        };
-        let found = if class & AT != 0 {
-            email_at(b, i)
-        } else if class & DIGIT != 0 {
-            if prev & ALNUM == 0 {
-                digits_at(b, i)
+        if class & (AT | DIGIT | STARTS) != 0 {
+            let prev = if i == 0 {
+                0
             } else {
-                None
-            }
-        } else if prev & WORD != 0 {
-            None // not at a word start
-        } else if c == b'b' || c == b'B' {
-            scheme_token_at(b, i, b"bearer").or_else(|| scheme_token_at(b, i, b"basic"))
-        } else if c == b'e' {
-            jwt_at(b, i)
-        } else {
-            prefixed_secret_at(b, i)
-        };
-        match found {
-            Some(span) => {
+                CLASS[usize::from(b[i - 1])]
+            };
+            let found = if class & AT != 0 {
+                email_at(b, i)
+            } else if class & DIGIT != 0 {
+                if prev & ALNUM == 0 {
+                    digits_at(b, i)
+                } else {
+                    None
+                }
+            } else if prev & WORD != 0 {
+                None // not at a word start
+            } else if c == b'b' || c == b'B' {
+                scheme_token_at(b, i, b"bearer").or_else(|| scheme_token_at(b, i, b"basic"))
+            } else if c == b'e' {
+                jwt_at(b, i)
+            } else {
+                prefixed_secret_at(b, i)
+            };
+            if let Some(span) = found {
                 push_merged(&mut spans, span.clone());
                 i = span.end.max(i + 1);
+                continue;
             }
-            None => i += 1,
+        }
+        i += 1;
+        if class & ALNUM != 0 {
+            // After an alphanumeric byte nothing can start until the word ends: a digit run
+            // needs a non-alphanumeric byte before it, a token a word start, and `@` is not
+            // alphanumeric. Skip to the end of the word.
+            while i < b.len() && CLASS[usize::from(b[i])] & ALNUM != 0 {
+                i += 1;
+            }
         }
     }
     spans
