@@ -9,6 +9,9 @@
 #                 JSONata error normalization), an OAuth2 account stored through the admin API
 #                 (credential injection from the in-memory token cache), breaker, retry,
 #                 idempotency.
+#   (e) floor     wrk -> bare hyper proxy -> upstream (hyper + tokio alone, structured like
+#                 `tidegate serve` and doing none of its work: crates/tidegate/examples/bare_hyper_proxy.rs);
+#                 the least any proxy on tidegate's HTTP stack can cost
 #   (d) 3 x tidegate  three `tidegate serve` processes sharing PostgreSQL (a fresh database,
 #                 dropped afterwards) and Redis locks, three wrk runs in parallel, total req/s.
 #
@@ -18,8 +21,8 @@
 # under saturation (wrk -c64) and unloaded (one connection), where the added p50 is the
 # per-request overhead itself rather than queueing.
 #
-# Usage: benches/e2e_loadtest.sh                      (builds target/release/tidegate)
-#        TIDEGATE_BIN=target/release/tidegate benches/e2e_loadtest.sh   (a prebuilt binary)
+# Usage: benches/e2e_loadtest.sh                      (builds target/release/tidegate and the floor)
+#        TIDEGATE_BIN=target/release/tidegate [FLOOR_BIN=…/bare_hyper_proxy] benches/e2e_loadtest.sh
 # env:   DURATION=15s CONNECTIONS=64 THREADS=2 LATENCY_DURATION=10s
 #        MULTI=0 (skip the 3-process run)  ERRORS=0 (skip the 429 error-normalization rows)
 #        DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test  REDIS_URL=redis://127.0.0.1:6379
@@ -60,9 +63,10 @@ CHECK_ONLY="${CHECK_ONLY:-0}"
 # --- tools --------------------------------------------------------------------------------------
 [ "$CHECK_ONLY" = 1 ] || wrk_and_nginx
 tidegate_binary
+[ "$CHECK_ONLY" = 1 ] || floor_binary
 
 # --- upstream and nginx proxy -------------------------------------------------------------------
-UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"
+UP_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; TG_PORT="$(free_port)"; FLOOR_PORT="$(free_port)"
 
 # HubSpot's interval limit headers on every answer; /crm/v3/limited answers HubSpot's 429 body.
 [ "$CHECK_ONLY" = 1 ] || start_nginx upstream "server {
@@ -151,15 +155,18 @@ if [ "$CHECK_ONLY" = 1 ]; then
 fi
 start_tidegate "$WORK/tidegate.toml" "$WORK/tidegate.out"
 TG_PID=$LAST_TG_PID
+"$FLOOR" "127.0.0.1:$FLOOR_PORT" "127.0.0.1:$UP_PORT" 2> "$WORK/floor.stderr" &
+PIDS+=($!)
+FLOOR_PID=$!
 
-wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"
+wait_port "$UP_PORT"; wait_port "$PROXY_PORT"; wait_port "$TG_PORT"; wait_port "$FLOOR_PORT"
 put_account "$TG_PORT"
 
 TG_URL="http://127.0.0.1:$TG_PORT/proxy/hubspot/crm/v3/objects/contacts"
 HDR=(-H "Authorization: Bearer $API_KEY" -H "X-Integrated-Account-Id: $ACCOUNT")
 
 # --- every target must answer correctly before it is measured ----------------------------------
-for url in "http://127.0.0.1:$UP_PORT/crm/v3/objects/contacts" "http://127.0.0.1:$PROXY_PORT/crm/v3/objects/contacts" "$TG_URL"; do
+for url in "http://127.0.0.1:$UP_PORT/crm/v3/objects/contacts" "http://127.0.0.1:$PROXY_PORT/crm/v3/objects/contacts" "http://127.0.0.1:$FLOOR_PORT/crm/v3/objects/contacts" "$TG_URL"; do
   code="$(curl -s -o /dev/null -w '%{http_code}' "${HDR[@]}" "$url")"
   [ "$code" = 200 ] || { echo "$url answered $code" >&2; cat "$WORK/tidegate.out" >&2; exit 1; }
 done
@@ -220,14 +227,17 @@ echo "measuring (load average $LOAD_AT_START)..." >&2
 
 DIRECT_URL="http://127.0.0.1:$UP_PORT/crm/v3/objects/contacts"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/crm/v3/objects/contacts"
+FLOOR_URL="http://127.0.0.1:$FLOOR_PORT/crm/v3/objects/contacts"
 : > "$WORK/results"
 # Saturation: wrk -t2 -c64.
 run_wrk direct   "$DIRECT_URL" "$THREADS" "$CONNECTIONS" "$DURATION" "$NGINX_PID_upstream"
 run_wrk nginx    "$PROXY_URL"  "$THREADS" "$CONNECTIONS" "$DURATION" "$NGINX_PID_proxy"
+run_wrk floor    "$FLOOR_URL"  "$THREADS" "$CONNECTIONS" "$DURATION" "$FLOOR_PID"
 run_wrk tidegate "$TG_URL"     "$THREADS" "$CONNECTIONS" "$DURATION" "$TG_PID"
 # Unloaded: one connection, so the added latency is the per-request overhead, not queueing.
 run_wrk direct-c1   "$DIRECT_URL" 1 1 "$LATENCY_DURATION" "$NGINX_PID_upstream"
 run_wrk nginx-c1    "$PROXY_URL"  1 1 "$LATENCY_DURATION" "$NGINX_PID_proxy"
+run_wrk floor-c1    "$FLOOR_URL"  1 1 "$LATENCY_DURATION" "$FLOOR_PID"
 run_wrk tidegate-c1 "$TG_URL"     1 1 "$LATENCY_DURATION" "$TG_PID"
 if [ "$ERRORS" = 1 ]; then
   # The error path: HubSpot 429 -> problem+json via the preset's JSONata expressions.
@@ -315,6 +325,9 @@ awk -v hz="$HZ" '
   }' "$WORK/results"
 echo
 echo "CPU/req and peak RSS are the proxy process(es) only (nginx: master + workers; direct: the upstream nginx)."
+echo "floor: a bare hyper + tokio proxy doing none of tidegate's work, the least a proxy on tidegate's HTTP stack can cost."
+awk '$1 == "nginx" { n = $2 / $3 } $1 == "floor" { f = $2 / $3 } $1 == "tidegate" { t = $2 / $3 }
+     END { if (n > 0 && f > 0) printf "req/s ratios: tidegate/nginx %.2fx, floor/nginx %.2fx, tidegate/floor %.2fx\n", t / n, f / n, t / f }' "$WORK/results"
 echo "The *-429 rows are non-2xx by design (HubSpot 429 -> problem+json); their 'added' columns are not computed."
 echo "boundary log lines written by the single tidegate process: $BOUNDARY_LINES"
 [ -n "$MULTI_NOTE" ] && echo "$MULTI_NOTE"
