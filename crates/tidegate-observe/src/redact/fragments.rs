@@ -5,36 +5,44 @@
 //! of a dozen bytes. Here the name is walked once and a fragment is compared only where its
 //! first byte occurs.
 
-/// A fixed set of non-empty ASCII fragments.
+/// A fixed set of non-empty ASCII fragments (at most 32).
 pub(crate) struct Fragments {
     needles: &'static [&'static str],
-    /// Whether some fragment starts with this byte.
-    first: [bool; 256],
+    /// For each byte, the needles that start with it (bit `k`: `needles[k]`).
+    starting_with: [u32; 256],
 }
 
 impl Fragments {
     /// # Panics
-    /// At compile time, when a fragment is empty.
+    /// At compile time, when a fragment is empty or there are more than 32.
     pub(crate) const fn new(needles: &'static [&'static str]) -> Self {
-        let mut first = [false; 256];
+        assert!(needles.len() <= 32, "at most 32 fragments");
+        let mut starting_with = [0u32; 256];
         let mut i = 0;
         while i < needles.len() {
-            first[needles[i].as_bytes()[0] as usize] = true;
+            starting_with[needles[i].as_bytes()[0] as usize] |= 1 << i;
             i += 1;
         }
-        Fragments { needles, first }
+        Fragments {
+            needles,
+            starting_with,
+        }
     }
 
     /// Whether `hay` contains any of the fragments (as `needles.iter().any(|f| hay.contains(f))`).
     pub(crate) fn found_in(&self, hay: &str) -> bool {
         let hay = hay.as_bytes();
         hay.iter().enumerate().any(|(i, &c)| {
-            // First bytes compared inline: a `starts_with` per needle is a `memcmp` call each.
-            self.first[usize::from(c)]
-                && self.needles.iter().any(|n| {
-                    let n = n.as_bytes();
-                    n[0] == c && hay[i..].starts_with(n)
-                })
+            // Only the needles that start with this byte are compared.
+            let mut candidates = self.starting_with[usize::from(c)];
+            while candidates != 0 {
+                let k = candidates.trailing_zeros() as usize;
+                if hay[i..].starts_with(self.needles[k].as_bytes()) {
+                    return true;
+                }
+                candidates &= candidates - 1;
+            }
+            false
         })
     }
 }
