@@ -24,7 +24,7 @@
 //! reset is known and the upstream sent none; the upstream's own `Retry-After` is rewritten as
 //! integer delta-seconds (RFC 9110's HTTP-date forms included), which CONTRACT §4 requires.
 
-use std::{cmp::Ordering, fmt::Write as _};
+use std::cmp::Ordering;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -164,16 +164,37 @@ pub fn structured_fields(limits: &[Limit]) -> (String, String) {
             policy.push_str(", ");
             state.push_str(", ");
         }
-        let _ = write!(policy, "{quoted};q={}", l.quota.min(SF_INTEGER_MAX));
+        // Pushed piece by piece: `write!` went through the formatting machinery for every
+        // number of every response with limits.
+        policy.push_str(&quoted);
+        push_param(&mut policy, ";q=", l.quota.min(SF_INTEGER_MAX));
         if let Some(w) = l.window_secs {
-            let _ = write!(policy, ";w={}", w.min(SF_INTEGER_MAX));
+            push_param(&mut policy, ";w=", w.min(SF_INTEGER_MAX));
         }
-        let _ = write!(state, "{quoted};r={}", l.remaining.min(SF_INTEGER_MAX));
+        state.push_str(&quoted);
+        push_param(&mut state, ";r=", l.remaining.min(SF_INTEGER_MAX));
         if let Some(t) = l.effective_reset() {
-            let _ = write!(state, ";t={t}");
+            push_param(&mut state, ";t=", t);
         }
     }
     (policy, state)
+}
+
+/// Appends `key` and `n` in decimal.
+fn push_param(out: &mut String, key: &str, mut n: u64) {
+    out.push_str(key);
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // `n % 10` < 10: the cast cannot truncate.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
@@ -192,6 +213,8 @@ fn set_u64(headers: &mut HeaderMap, name: &HeaderName, value: u64) {
 /// (which carry the same or stricter values). When it has none, upstream fields are left alone.
 pub fn apply_headers(headers: &mut HeaderMap, status: StatusCode, info: &RateLimitInfo) {
     if let Some(top) = most_restrictive(&info.limits) {
+        // Up to six fields: room for them at once, not a regrowth of the map per insert.
+        headers.reserve(6);
         set_u64(headers, &RATELIMIT_LIMIT, top.quota);
         set_u64(headers, &RATELIMIT_REMAINING, top.remaining);
         match top.effective_reset() {

@@ -341,22 +341,52 @@ impl RateLimitSettings {
 
     /// Everything `headers` say about rate limits, as of `now`.
     pub fn extract(&self, headers: &HeaderMap, now: SystemTime) -> RateLimitInfo {
-        // Most responses carry none of these headers: one pass over the few names present
-        // costs less than the dozen hashed lookups below (this runs twice per exchange: the
-        // boundary log and the normalization layer).
-        if !headers.keys().any(|name| self.reads(name.as_str())) {
+        // This runs twice per exchange (the boundary log and the normalization layer), and
+        // most responses carry few or none of these headers: one pass over the names present
+        // says which lookups below can find anything, instead of a dozen hashed lookups.
+        let present = self.present(headers);
+        if !present.any() {
             return RateLimitInfo::default();
         }
-        self.extract_all(headers, now)
+        self.extract_present(headers, now, &present)
     }
 
-    /// [`extract`](Self::extract) without the first pass.
-    fn extract_all(&self, headers: &HeaderMap, now: SystemTime) -> RateLimitInfo {
-        let mut limits = Vec::new();
-        for mapping in &self.mappings {
-            limits.extend(mapping.extract(headers, now));
+    /// Which of the headers [`extract`](Self::extract) reads are in `headers` (a superset is
+    /// fine, a miss is not).
+    fn present(&self, headers: &HeaderMap) -> Present {
+        let mut present = Present::default();
+        for name in headers.keys() {
+            let name = name.as_str();
+            if name == http::header::RETRY_AFTER.as_str() {
+                present.retry_after = true;
+            } else if name.starts_with("ratelimit") {
+                present.standard |= self.detect_standard;
+            } else if name.starts_with("x-ratelimit-") {
+                present.x_ratelimit |= self.detect_x_ratelimit;
+            }
+            for (k, mapping) in self.mappings.iter().enumerate() {
+                if mapping.reads(name) {
+                    present.mappings |= Present::bit(k);
+                }
+            }
         }
-        if self.detect_standard {
+        present
+    }
+
+    /// [`extract`](Self::extract), looking only where `present` says something may be.
+    fn extract_present(
+        &self,
+        headers: &HeaderMap,
+        now: SystemTime,
+        present: &Present,
+    ) -> RateLimitInfo {
+        let mut limits = Vec::new();
+        for (k, mapping) in self.mappings.iter().enumerate() {
+            if present.mappings & Present::bit(k) != 0 {
+                limits.extend(mapping.extract(headers, now));
+            }
+        }
+        if present.standard {
             for limit in standard_limits(headers) {
                 // A vendor mapping of the same headers (Zendesk's ratelimit-*) already saw it.
                 if !limits.iter().any(|l: &Limit| {
@@ -368,11 +398,14 @@ impl RateLimitSettings {
                 }
             }
         }
-        if limits.is_empty() && self.detect_x_ratelimit {
+        if limits.is_empty() && present.x_ratelimit {
             limits.extend(x_ratelimit_mapping().extract(headers, now));
         }
-        let retry_after =
-            joined(headers, &http::header::RETRY_AFTER).and_then(|v| parse::retry_after(&v, now));
+        let retry_after = present
+            .retry_after
+            .then(|| joined(headers, &http::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| parse::retry_after(&v, now));
         RateLimitInfo {
             limits,
             retry_after,
@@ -380,14 +413,23 @@ impl RateLimitSettings {
     }
 }
 
-impl RateLimitSettings {
-    /// Whether [`extract`](Self::extract) may read a header named `name` (a superset is fine,
-    /// a miss is not: a header this says no to is never looked at).
-    fn reads(&self, name: &str) -> bool {
-        name == http::header::RETRY_AFTER.as_str()
-            || (self.detect_standard && name.starts_with("ratelimit"))
-            || (self.detect_x_ratelimit && name.starts_with("x-ratelimit-"))
-            || self.mappings.iter().any(|m| m.reads(name))
+/// What [`RateLimitSettings::present`] found.
+#[derive(Default)]
+struct Present {
+    /// Bit `k`: mapping `k` reads a header that is there (mappings past the 63rd share bit 63).
+    mappings: u64,
+    standard: bool,
+    x_ratelimit: bool,
+    retry_after: bool,
+}
+
+impl Present {
+    fn bit(mapping: usize) -> u64 {
+        1 << mapping.min(63)
+    }
+
+    fn any(&self) -> bool {
+        self.mappings != 0 || self.standard || self.x_ratelimit || self.retry_after
     }
 }
 
@@ -504,6 +546,33 @@ mod tests {
         "application/json",
     ];
 
+    /// Each kind of header alone is found (a first pass that missed one would skip it).
+    #[test]
+    fn every_kind_of_header_alone_is_found() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        for (name, value) in [
+            ("ratelimit", "limit=100, remaining=50, reset=5"),
+            ("ratelimit-remaining", "7"),
+            ("x-ratelimit-remaining", "7"),
+            ("retry-after", "30"),
+            ("x-hubspot-ratelimit-remaining", "7"),
+            ("x-shopify-shop-api-call-limit", "40/80"),
+            ("sforce-limit-info", "api-usage=18/5000"),
+            (
+                "zendesk-ratelimit-tickets-index",
+                "total=700; remaining=699; resets=44",
+            ),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value.parse().unwrap());
+            let info = every_format().extract(&headers, now);
+            assert!(
+                !info.limits.is_empty() || info.retry_after.is_some(),
+                "{name}: {value}"
+            );
+        }
+    }
+
     proptest! {
         /// The first pass never skips a response the full extraction finds something in.
         #[test]
@@ -520,7 +589,16 @@ mod tests {
                 headers.append(NAMES[name], VALUES[value].parse().unwrap());
             }
             let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
-            prop_assert_eq!(settings.extract(&headers, now), settings.extract_all(&headers, now));
+            let everything = Present {
+                mappings: u64::MAX,
+                standard: settings.detect_standard,
+                x_ratelimit: settings.detect_x_ratelimit,
+                retry_after: true,
+            };
+            prop_assert_eq!(
+                settings.extract(&headers, now),
+                settings.extract_present(&headers, now, &everything)
+            );
         }
     }
 }
