@@ -181,20 +181,9 @@ pub fn structured_fields(limits: &[Limit]) -> (String, String) {
 }
 
 /// Appends `key` and `n` in decimal.
-fn push_param(out: &mut String, key: &str, mut n: u64) {
+fn push_param(out: &mut String, key: &str, n: u64) {
     out.push_str(key);
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // `n % 10` < 10: the cast cannot truncate.
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
