@@ -26,12 +26,14 @@ pub struct RateLimitFigures {
     pub reset_secs: Option<u64>,
 }
 
-/// Reads [`RateLimitFigures`] from a response's headers.
-pub type RateLimitReader = Arc<dyn Fn(&HeaderMap) -> RateLimitFigures + Send + Sync>;
+/// Reads [`RateLimitFigures`] from a response as received (its headers; a reader may leave
+/// what it parsed in the extensions for a layer further out, see the stack builder).
+pub type RateLimitReader =
+    Arc<dyn Fn(&mut http::Response<tidegate_core::Body>) -> RateLimitFigures + Send + Sync>;
 
 /// The default reader: [`read_standard`].
 pub fn standard_reader() -> RateLimitReader {
-    Arc::new(read_standard)
+    Arc::new(|response| read_standard(response.headers()))
 }
 
 /// Reads the standard forms:

@@ -18,7 +18,10 @@ use tidegate_observe::{
     BodyMode, BoundaryLogLayer, BoundaryLogging, Redactor, SinkTarget, SinkWorker,
     ratelimit::RateLimitFigures,
 };
-use tidegate_upstream::{RateLimitSettings, ratelimit::most_restrictive};
+use tidegate_upstream::{
+    RateLimitSettings,
+    ratelimit::{AlreadyRead, most_restrictive},
+};
 
 use crate::UpstreamBase;
 
@@ -68,13 +71,22 @@ pub fn layer(
         .attempt_from(|ext| ext.get::<Attempt>().map(|a| a.0))
         .idempotency_key_from(|ext| ext.get::<IdempotencyKey>().map(|k| k.0.to_string()))
         .url_resolver(move |uri| base.url_string(uri))
-        .rate_limit_reader(Arc::new(move |headers| {
-            let info = rate_limit.extract(headers, SystemTime::now());
+        .rate_limit_reader(Arc::new(move |response| {
+            let info = rate_limit.extract(response.headers(), SystemTime::now());
             let most = most_restrictive(&info.limits);
-            RateLimitFigures {
+            let figures = RateLimitFigures {
                 remaining: most.map(|l| l.remaining),
                 reset_secs: most.and_then(|l| l.effective_reset()).or(info.retry_after),
+            };
+            // The normalization layer further out reads the same headers with the same
+            // settings: it takes this instead (HubSpot-style headers cost ~2,000 instructions
+            // to read).
+            if !info.is_empty() {
+                response
+                    .extensions_mut()
+                    .insert(AlreadyRead::new(&rate_limit, info));
             }
+            figures
         }));
     if let Some(header) = cfg
         .request_id_header

@@ -174,14 +174,14 @@ where
     }
 }
 
-fn on_response(pending: Pending, response: Response<Body>) -> Response<Body> {
+fn on_response(pending: Pending, mut response: Response<Body>) -> Response<Body> {
     let settings = pending.settings.clone();
     let latency = pending.started.elapsed();
     let status = response.status();
     let class = ErrorCode::from_upstream_status(status);
     let outcome = class.map_or("ok", ErrorCode::as_str);
 
-    let rate_limit = (settings.rate_limit)(response.headers());
+    let rate_limit = (settings.rate_limit)(&mut response);
     let upstream_request_id = settings
         .upstream_request_id_header
         .as_ref()

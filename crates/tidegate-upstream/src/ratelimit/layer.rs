@@ -55,11 +55,34 @@ fn system_clock() -> Clock {
     Arc::new(SystemTime::now)
 }
 
+/// The [`RateLimitInfo`] a layer closer to the upstream (the boundary log) already read from a
+/// response's headers, put in the response's extensions so that [`RateLimitHeaders`] does not
+/// read them a second time. It is used only by a layer with the very same settings (the same
+/// `Arc`) and the system clock; a response rebuilt on the way (a problem response) does not
+/// carry it, and is read from its headers as before.
+#[derive(Clone, Debug)]
+pub struct AlreadyRead {
+    settings: Arc<RateLimitSettings>,
+    info: RateLimitInfo,
+}
+
+impl AlreadyRead {
+    /// `info`, read with `settings`.
+    pub fn new(settings: &Arc<RateLimitSettings>, info: RateLimitInfo) -> Self {
+        Self {
+            settings: settings.clone(),
+            info,
+        }
+    }
+}
+
 /// Adds normalized rate-limit headers to responses. See the [module docs](self).
 #[derive(Clone)]
 pub struct RateLimitHeadersLayer {
     settings: Arc<RateLimitSettings>,
     clock: Clock,
+    /// Whether an [`AlreadyRead`] may be used (not with a test clock: it was read at "now").
+    reuse: bool,
 }
 
 impl RateLimitHeadersLayer {
@@ -68,12 +91,14 @@ impl RateLimitHeadersLayer {
         Self {
             settings,
             clock: system_clock(),
+            reuse: true,
         }
     }
 
-    /// Replaces the clock (tests).
+    /// Replaces the clock (tests). The layer then always reads the headers itself.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self.reuse = false;
         self
     }
 }
@@ -86,6 +111,7 @@ impl<S> Layer<S> for RateLimitHeadersLayer {
             inner,
             settings: self.settings.clone(),
             clock: self.clock.clone(),
+            reuse: self.reuse,
         }
     }
 }
@@ -96,6 +122,7 @@ pub struct RateLimitHeaders<S> {
     inner: S,
     settings: Arc<RateLimitSettings>,
     clock: Clock,
+    reuse: bool,
 }
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for RateLimitHeaders<S>
@@ -115,6 +142,7 @@ where
             inner: self.inner.call(req),
             settings: self.settings.clone(),
             clock: self.clock.clone(),
+            reuse: self.reuse,
         }
     }
 }
@@ -126,6 +154,7 @@ pin_project! {
         inner: F,
         settings: Arc<RateLimitSettings>,
         clock: Clock,
+        reuse: bool,
     }
 }
 
@@ -138,7 +167,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut resp = std::task::ready!(this.inner.poll(cx))?;
-        normalize_response_headers(&mut resp, this.settings, (this.clock)());
+        let info = match resp.extensions_mut().remove::<AlreadyRead>() {
+            Some(read) if *this.reuse && Arc::ptr_eq(&read.settings, this.settings) => read.info,
+            _ => this.settings.extract(resp.headers(), (this.clock)()),
+        };
+        apply_info(&mut resp, info);
         Poll::Ready(Ok(resp))
     }
 }
@@ -151,10 +184,87 @@ pub fn normalize_response_headers<B>(
     now: SystemTime,
 ) {
     let info: RateLimitInfo = settings.extract(resp.headers(), now);
+    apply_info(resp, info);
+}
+
+/// Writes the normalized headers for `info` into `resp` and stores `info` in its extensions.
+fn apply_info<B>(resp: &mut Response<B>, info: RateLimitInfo) {
     if info.is_empty() {
         return;
     }
     let status = resp.status();
     apply_headers(resp.headers_mut(), status, &info);
     resp.extensions_mut().insert(info);
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::ratelimit::Limit;
+
+    /// An upstream answering `x-ratelimit-remaining: 7` with `already` in the extensions.
+    async fn through(layer: RateLimitHeadersLayer, already: Option<AlreadyRead>) -> HeaderMap {
+        let upstream = service_fn(move |_req: Request<()>| {
+            let mut resp = Response::new(());
+            resp.headers_mut()
+                .insert("x-ratelimit-remaining", "7".parse().unwrap());
+            resp.headers_mut()
+                .insert("x-ratelimit-limit", "10".parse().unwrap());
+            if let Some(already) = already.clone() {
+                resp.extensions_mut().insert(already);
+            }
+            async move { Ok::<_, std::convert::Infallible>(resp) }
+        });
+        let resp = layer
+            .layer(upstream)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
+        assert!(
+            resp.extensions().get::<AlreadyRead>().is_none(),
+            "taken out"
+        );
+        resp.headers().clone()
+    }
+
+    /// What another layer read (different from the headers, to tell the two apart).
+    fn read_elsewhere() -> RateLimitInfo {
+        RateLimitInfo {
+            limits: vec![Limit::new("other", 100, 42)],
+            retry_after: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_layer_further_in_read_with_the_same_settings_is_used() {
+        let settings = Arc::new(RateLimitSettings::default());
+        let layer = RateLimitHeadersLayer::new(settings.clone());
+        let handed = AlreadyRead::new(&settings, read_elsewhere());
+        let headers = through(layer.clone(), Some(handed)).await;
+        assert_eq!(headers["ratelimit-remaining"], "42");
+        // Without it, the headers are read.
+        assert_eq!(through(layer, None).await["ratelimit-remaining"], "7");
+    }
+
+    #[tokio::test]
+    async fn other_settings_or_a_test_clock_read_the_headers_themselves() {
+        let settings = Arc::new(RateLimitSettings::default());
+        let other = Arc::new(RateLimitSettings::default());
+        let handed = AlreadyRead::new(&other, read_elsewhere());
+        let layer = RateLimitHeadersLayer::new(settings.clone());
+        assert_eq!(
+            through(layer, Some(handed)).await["ratelimit-remaining"],
+            "7"
+        );
+        let clocked =
+            RateLimitHeadersLayer::new(settings.clone()).with_clock(Arc::new(SystemTime::now));
+        let handed = AlreadyRead::new(&settings, read_elsewhere());
+        assert_eq!(
+            through(clocked, Some(handed)).await["ratelimit-remaining"],
+            "7"
+        );
+    }
 }

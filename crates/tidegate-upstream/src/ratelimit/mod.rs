@@ -20,7 +20,7 @@ pub mod mapping;
 pub mod parse;
 
 pub use emit::{apply_headers, most_restrictive};
-pub use layer::{RateLimitHeaders, RateLimitHeadersLayer};
+pub use layer::{AlreadyRead, RateLimitHeaders, RateLimitHeadersLayer};
 pub use mapping::{LimitMapping, RateLimitSettings, ResetUnit, ValueFormat};
 
 /// The longest delay (seconds) tidegate passes on, for `Retry-After` and resets: 24 hours.
