@@ -231,3 +231,48 @@ async fn proxied_exchanges_are_logged_and_no_canary_leaks() {
         "{metrics}"
     );
 }
+
+/// The boundary log reads the upstream's rate-limit headers and hands what it read to the
+/// normalization layer further out: the caller gets the same normalized headers with the log
+/// on as with it off, and the line carries the same figures.
+#[tokio::test]
+async fn rate_limit_headers_are_normalized_alike_with_and_without_the_log() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let limited = Step::status(200)
+        .with_header("x-ratelimit-limit", "100")
+        .with_header("x-ratelimit-remaining", "42")
+        .with_header("x-ratelimit-reset", "30");
+    sandbox.script("/limited", Script::new(vec![limited]));
+    let toml = config_toml(&sandbox.base_url(), "");
+    let captured = Captured::default();
+    let logged = start_logged_gateway(&toml, SinkTarget::Writer(Box::new(captured.clone()))).await;
+    let plain = start_gateway(&toml).await;
+    let mut seen = Vec::new();
+    for gateway in [&logged, &plain] {
+        let resp = send(
+            get(&gateway.url("/proxy/crm/limited"))
+                .body(empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        let mut normalized: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("ratelimit"))
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        normalized.sort();
+        seen.push(normalized);
+    }
+    assert!(
+        seen[0].contains(&("ratelimit-remaining".into(), "42".into())),
+        "{:?}",
+        seen[0]
+    );
+    assert_eq!(seen[0], seen[1], "with the log / without it");
+    let line: serde_json::Value =
+        serde_json::from_str(captured.wait_lines(1).await.lines().next().unwrap()).unwrap();
+    assert_eq!(line["response"]["ratelimit_remaining"], 42);
+    assert_eq!(line["response"]["ratelimit_reset"], 30);
+}
