@@ -14,29 +14,35 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Whether `name` is hop-by-hop on its own (without looking at `Connection`'s list).
 fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "expect"
-    ) || name.as_str().starts_with("proxy-")
+    is_fixed_hop_by_hop_name(name.as_str())
+}
+
+/// [`is_fixed_hop_by_hop`] for a name in any case (a `Connection` list's tokens).
+fn is_fixed_hop_by_hop_name(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+    ]
+    .iter()
+    .any(|fixed| name.eq_ignore_ascii_case(fixed))
+        || name
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
 }
 
 /// Removes every hop-by-hop header from `headers`.
 ///
 /// Runs twice per proxied request, so it allocates nothing: most messages carry no hop-by-hop
 /// header at all (one scan of the few names present), and the common one that does, an
-/// upstream's `Connection: keep-alive`, costs one value clone and a few lookups.
+/// upstream's `Connection: keep-alive`, costs one value clone and two scans (`keep-alive`
+/// names a fixed hop-by-hop header, which the fixed pass removes anyway).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let mut hop_by_hop = headers.keys().filter(|k| is_fixed_hop_by_hop(k));
-    let Some(first) = hop_by_hop.next() else {
-        return;
-    };
-    // An upstream's lone `Connection: keep-alive` (or `close`): it names no header that is
-    // still there (a `Keep-Alive` header would have been a second hop-by-hop name).
-    if *first == header::CONNECTION
-        && hop_by_hop.next().is_none()
-        && connection_names_nothing(headers)
-    {
-        headers.remove(header::CONNECTION);
+    if !headers.keys().any(is_fixed_hop_by_hop) {
         return;
     }
     // Headers named by `Connection` first (they are only known while `Connection` is there).
@@ -62,25 +68,17 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether every `Connection` value lists only `keep-alive` and `close`.
-fn connection_names_nothing(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().all(|value| {
-        value.as_bytes().split(|&b| b == b',').all(|token| {
-            let token = token.trim_ascii();
-            token.is_empty()
-                || token.eq_ignore_ascii_case(b"keep-alive")
-                || token.eq_ignore_ascii_case(b"close")
-        })
-    })
-}
-
-/// Removes the headers a `Connection` value lists (`close` names no header).
+/// Removes the headers a `Connection` value lists (`close` names no header; a fixed
+/// hop-by-hop name such as `keep-alive` is left to the fixed pass, without a lookup here).
 fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
     let Ok(list) = connection.to_str() else {
         return;
     };
     for token in list.split(',').map(str::trim) {
-        if !token.is_empty() && !token.eq_ignore_ascii_case("close") {
+        if !token.is_empty()
+            && !token.eq_ignore_ascii_case("close")
+            && !is_fixed_hop_by_hop_name(token)
+        {
             // An invalid name simply matches nothing.
             headers.remove(token);
         }
