@@ -51,10 +51,6 @@ use super::{RateLimitInfo, RateLimitSettings, apply_headers};
 /// A source of "now" (injectable for tests; the parsers never read a clock themselves).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-fn system_clock() -> Clock {
-    Arc::new(SystemTime::now)
-}
-
 /// The [`RateLimitInfo`] a layer closer to the upstream (the boundary log) already read from a
 /// response's headers, put in the response's extensions so that [`RateLimitHeaders`] does not
 /// read them a second time. It is used only by a layer with the very same settings (the same
@@ -80,9 +76,9 @@ impl AlreadyRead {
 #[derive(Clone)]
 pub struct RateLimitHeadersLayer {
     settings: Arc<RateLimitSettings>,
-    clock: Clock,
-    /// Whether an [`AlreadyRead`] may be used (not with a test clock: it was read at "now").
-    reuse: bool,
+    /// A test clock; `None`: the system clock, and an [`AlreadyRead`] may be used (it was read
+    /// at the system's "now").
+    clock: Option<Clock>,
 }
 
 impl RateLimitHeadersLayer {
@@ -90,15 +86,13 @@ impl RateLimitHeadersLayer {
     pub fn new(settings: Arc<RateLimitSettings>) -> Self {
         Self {
             settings,
-            clock: system_clock(),
-            reuse: true,
+            clock: None,
         }
     }
 
     /// Replaces the clock (tests). The layer then always reads the headers itself.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self.reuse = false;
+        self.clock = Some(clock);
         self
     }
 }
@@ -111,7 +105,6 @@ impl<S> Layer<S> for RateLimitHeadersLayer {
             inner,
             settings: self.settings.clone(),
             clock: self.clock.clone(),
-            reuse: self.reuse,
         }
     }
 }
@@ -121,8 +114,7 @@ impl<S> Layer<S> for RateLimitHeadersLayer {
 pub struct RateLimitHeaders<S> {
     inner: S,
     settings: Arc<RateLimitSettings>,
-    clock: Clock,
-    reuse: bool,
+    clock: Option<Clock>,
 }
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for RateLimitHeaders<S>
@@ -142,7 +134,6 @@ where
             inner: self.inner.call(req),
             settings: self.settings.clone(),
             clock: self.clock.clone(),
-            reuse: self.reuse,
         }
     }
 }
@@ -153,8 +144,7 @@ pin_project! {
         #[pin]
         inner: F,
         settings: Arc<RateLimitSettings>,
-        clock: Clock,
-        reuse: bool,
+        clock: Option<Clock>,
     }
 }
 
@@ -168,8 +158,16 @@ where
         let this = self.project();
         let mut resp = std::task::ready!(this.inner.poll(cx))?;
         let info = match resp.extensions_mut().remove::<AlreadyRead>() {
-            Some(read) if *this.reuse && Arc::ptr_eq(&read.settings, this.settings) => read.info,
-            _ => this.settings.extract(resp.headers(), (this.clock)()),
+            Some(read) if this.clock.is_none() && Arc::ptr_eq(&read.settings, this.settings) => {
+                read.info
+            }
+            _ => {
+                let now = this
+                    .clock
+                    .as_ref()
+                    .map_or_else(SystemTime::now, |clock| clock());
+                this.settings.extract(resp.headers(), now)
+            }
         };
         apply_info(&mut resp, info);
         Poll::Ready(Ok(resp))
