@@ -31,10 +31,10 @@ struct Gateway {
 
 impl Gateway {
     /// The service for a new client connection: shared state, nothing remembered.
-    fn for_connection(&self) -> Gateway {
+    fn for_connection(state: &AppState, router: &Router) -> Gateway {
         Gateway {
-            state: self.state.clone(),
-            router: self.router.clone(),
+            state: state.clone(),
+            router: router.clone(),
             known: Arc::default(),
         }
     }
@@ -82,16 +82,11 @@ pub(crate) async fn serve(
         .filter(|n| *n > 0)
         .unwrap_or_else(tidegate_stack::client::default_shards);
     let std_listener = listener.into_std()?;
-    let gateway = Gateway {
-        state,
-        router,
-        known: Arc::default(),
-    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut done = Vec::with_capacity(workers);
     for index in 0..workers {
         let listener = std_listener.try_clone()?;
-        let gateway = gateway.clone();
+        let (state, router) = (state.clone(), router.clone());
         let mut stop = stop_rx.clone();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
         done.push(done_rx);
@@ -109,7 +104,7 @@ pub(crate) async fn serve(
                             let stopped = async move {
                                 let _ = stop.wait_for(|s| *s).await;
                             };
-                            accept_loop(listener, gateway, stopped, grace).await
+                            accept_loop(listener, (state, router), stopped, grace).await
                         })
                     });
                 let _ = done_tx.send(result);
@@ -149,7 +144,7 @@ async fn keep_time_driver_armed() {
 
 async fn accept_loop(
     listener: TcpListener,
-    gateway: Gateway,
+    (state, router): (AppState, Router),
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -173,7 +168,10 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), gateway.for_connection());
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            Gateway::for_connection(&state, &router),
+        );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(err) = conn.await {
