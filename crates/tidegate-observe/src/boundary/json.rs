@@ -38,31 +38,47 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 
 /// Appends the escaped contents of `s` without the quotes (for a string written in pieces).
 ///
-/// Almost no logged string needs an escape, so eight bytes at a time are checked for one
-/// (see [`may_need_escape`]; the last, shorter chunk padded with spaces, which need none) and
-/// copied in one go when there is none; only a flagged chunk is looked at byte by byte.
+/// Almost no logged string needs an escape, so the common case is one check and one copy:
+/// [`needs_escape`] looks at eight bytes at a time, and only a string it flags is walked
+/// byte by byte.
 pub(crate) fn escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i + 8 <= bytes.len() {
-        let mut chunk = [0u8; 8];
-        chunk.copy_from_slice(&bytes[i..i + 8]);
-        if may_need_escape(u64::from_le_bytes(chunk)) {
-            for at in i..i + 8 {
-                start = escape_byte(out, bytes, start, at);
-            }
-        }
-        i += 8;
+    if needs_escape(bytes) {
+        escape_each(out, bytes);
+    } else {
+        out.extend_from_slice(bytes);
     }
-    if i < bytes.len() {
-        let mut chunk = [b' '; 8];
-        chunk[..bytes.len() - i].copy_from_slice(&bytes[i..]);
-        if may_need_escape(u64::from_le_bytes(chunk)) {
-            for at in i..bytes.len() {
-                start = escape_byte(out, bytes, start, at);
-            }
-        }
+}
+
+/// Whether some byte of `bytes` is escaped in JSON (never false when one is).
+///
+/// Eight bytes at a time (see [`may_need_escape`]); the last, partial chunk is the string's
+/// last eight bytes read again (overlapping the previous chunk, which changes nothing: the
+/// question is only whether *some* byte needs it), so no padded copy is made. A string
+/// shorter than eight bytes is looked up byte by byte.
+fn needs_escape(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| ESCAPE[usize::from(b)] != 0);
+    }
+    let (chunks, rest) = bytes.as_chunks::<8>();
+    if chunks
+        .iter()
+        .any(|chunk| may_need_escape(u64::from_le_bytes(*chunk)))
+    {
+        return true;
+    }
+    !rest.is_empty() && {
+        let (_, last) = bytes.split_at(bytes.len() - 8);
+        let last: [u8; 8] = last.try_into().unwrap_or([b' '; 8]);
+        may_need_escape(u64::from_le_bytes(last))
+    }
+}
+
+/// The slow path of [`escaped`]: plain runs copied whole, escaped bytes written one by one.
+fn escape_each(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut start = 0;
+    for at in 0..bytes.len() {
+        start = escape_byte(out, bytes, start, at);
     }
     out.extend_from_slice(&bytes[start..]);
 }
@@ -168,6 +184,14 @@ mod tests {
         fn chunk_check_never_misses_a_byte_to_escape(chunk in any::<[u8; 8]>()) {
             let needs = chunk.iter().any(|&b| ESCAPE[usize::from(b)] != 0);
             prop_assert!(!needs || may_need_escape(u64::from_le_bytes(chunk)));
+        }
+
+        #[test]
+        fn needs_escape_says_exactly_whether_a_byte_is_escaped(
+            bytes in prop::collection::vec(prop_oneof![4 => 0x20u8..0x7f, 1 => any::<u8>()], 0..40),
+        ) {
+            let expected = bytes.iter().any(|&b| ESCAPE[usize::from(b)] != 0);
+            prop_assert_eq!(needs_escape(&bytes), expected);
         }
 
         #[test]
