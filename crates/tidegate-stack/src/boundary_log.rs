@@ -57,7 +57,6 @@ pub fn layer(
         },
         None => BodyMode::Redacted,
     };
-    let base = base.clone();
     let mut layer = BoundaryLogLayer::new(logging.sink.clone(), redactor)
         .connector(name)
         .sample_rate(logging.sample_rate)
@@ -70,7 +69,7 @@ pub fn layer(
         )
         .attempt_from(|ext| ext.get::<Attempt>().map(|a| a.0))
         .idempotency_key_from(|ext| ext.get::<IdempotencyKey>().map(|k| k.0.to_string()))
-        .url_resolver(move |uri| base.url_string(uri))
+        .url_base(&base.log_url_base())
         .rate_limit_reader(Arc::new(move |response| {
             let info = rate_limit.extract(response.headers(), SystemTime::now());
             let most = most_restrictive(&info.limits);

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use http::{Extensions, HeaderName};
 use tower::Layer;
 
-use super::service::BoundaryLog;
+use super::{
+    service::BoundaryLog,
+    url::{EscapedBase, UrlBase},
+};
 use crate::{
     ratelimit::{RateLimitReader, standard_reader},
     redact::{BodyMode, Redactor},
@@ -39,7 +42,18 @@ pub(super) struct Settings {
     pub(super) rate_limit: RateLimitReader,
     pub(super) attempt: Option<AttemptReader>,
     pub(super) idempotency_key: Option<IdempotencyKeyReader>,
-    pub(super) url: Option<UrlResolver>,
+    pub(super) url: UrlSource,
+}
+
+/// Where the logged URL comes from.
+#[derive(Clone)]
+pub(super) enum UrlSource {
+    /// The request URI as it is.
+    AsIs,
+    /// [`BoundaryLogLayer::url_resolver`].
+    Resolver(UrlResolver),
+    /// [`BoundaryLogLayer::url_base`].
+    Base(EscapedBase),
 }
 
 impl Clone for Settings {
@@ -87,7 +101,7 @@ impl BoundaryLogLayer {
                 rate_limit: standard_reader(),
                 attempt: None,
                 idempotency_key: None,
-                url: None,
+                url: UrlSource::AsIs,
             }),
         }
     }
@@ -170,7 +184,14 @@ impl BoundaryLogLayer {
         resolve: impl Fn(&http::Uri) -> String + Send + Sync + 'static,
     ) -> Self {
         let resolve: UrlResolver = Arc::new(resolve);
-        self.with(|s| s.url = Some(resolve))
+        self.with(|s| s.url = UrlSource::Resolver(resolve))
+    }
+
+    /// The URL sent upstream is `base` joined with the request's path and query (see
+    /// [`UrlBase`]): the same URL as a resolver calling [`UrlBase::url`], for less per
+    /// exchange (the base is redacted and escaped here, once).
+    pub fn url_base(self, base: &UrlBase) -> Self {
+        self.with(|s| s.url = UrlSource::Base(base.escaped(&s.redactor)))
     }
 }
 

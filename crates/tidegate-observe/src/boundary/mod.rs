@@ -57,9 +57,11 @@ pub mod record;
 mod service;
 mod setup;
 mod timestamp;
+mod url;
 
 pub use future::ResponseFuture;
 pub use layer::{AttemptReader, BoundaryLogLayer, IdempotencyKeyReader, UrlResolver};
 pub use record::{BoundaryRecord, ErrorRecord, RequestRecord, ResponseRecord};
 pub use service::BoundaryLog;
 pub use setup::BoundaryLogging;
+pub use url::UrlBase;

@@ -16,7 +16,7 @@ use super::{
     body::{CaptureBody, Captured},
     future::{Pending, ResponseFuture},
     json,
-    layer::Settings,
+    layer::{Settings, UrlSource},
     line, timestamp,
 };
 use crate::{
@@ -142,18 +142,19 @@ thread_local! {
     static URI_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// The `url` string: the URL actually sent (see [`UrlResolver`](super::UrlResolver)), its
-/// secret query values and userinfo password redacted.
+/// The `url` string: the URL actually sent (see [`UrlResolver`](super::UrlResolver) and
+/// [`UrlBase`](super::UrlBase)), its secret query values and userinfo password redacted.
 fn write_url(out: &mut Vec<u8>, settings: &Settings, uri: &http::Uri) {
     out.push(b'"');
     match &settings.url {
-        Some(resolve) => {
+        UrlSource::Base(base) => base.write(out, &settings.redactor, uri),
+        UrlSource::Resolver(resolve) => {
             let url = resolve(uri);
             settings
                 .redactor
                 .url_pieces(&url, |piece| json::escaped(out, piece));
         }
-        None => URI_TEXT.with_borrow_mut(|text| {
+        UrlSource::AsIs => URI_TEXT.with_borrow_mut(|text| {
             uri_text(uri, text);
             settings
                 .redactor

@@ -408,6 +408,13 @@ impl Redactor {
         url::redact_url(self, url, push);
     }
 
+    /// [`url_pieces`](Self::url_pieces) for the path and query of a URL whose origin is
+    /// redacted once and kept (see [`UrlBase`](crate::boundary::UrlBase)): the path as it is,
+    /// the query and fragment redacted as in a whole URL.
+    pub(crate) fn path_and_query_pieces(&self, path_and_query: &str, push: impl FnMut(&str)) {
+        url::redact_path_and_query(self, path_and_query, push);
+    }
+
     fn is_secret_query_param(&self, normalized: &str) -> bool {
         url::is_secret_param_name(normalized)
             || self.inner.fields.iter().any(|f| f == normalized)

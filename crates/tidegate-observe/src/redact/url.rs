@@ -39,7 +39,29 @@ static PARAM_FRAGMENTS: Fragments = Fragments::new(&["token", "secret", "passwor
 /// redacted URL). Borrows from `url` wherever nothing is replaced; allocates only to decode a
 /// percent-encoded or `+`-spaced name or value, or to normalize a long or non-ASCII name.
 pub(super) fn redact_url(redactor: &Redactor, url: &str, mut push: impl FnMut(&str)) {
-    // One pass for the first `?` and the `#` (a `?` after the `#` is the fragment's).
+    let (base, query, fragment) = split(url);
+    redact_userinfo(base, &mut push);
+    redact_query_and_fragment(redactor, query, fragment, &mut push);
+}
+
+/// [`redact_url`] for the part of a URL after its authority (the path, query and fragment):
+/// what `redact_url` writes for `origin + path_and_query` is `origin`'s redaction followed by
+/// this, when `origin` is `scheme://authority[/path]` with no query or fragment and
+/// `path_and_query` is empty or starts with `/`. The path is kept as it is (as `redact_url`
+/// keeps it).
+pub(super) fn redact_path_and_query(
+    redactor: &Redactor,
+    path_and_query: &str,
+    mut push: impl FnMut(&str),
+) {
+    let (path, query, fragment) = split(path_and_query);
+    push(path);
+    redact_query_and_fragment(redactor, query, fragment, &mut push);
+}
+
+/// `url` cut at its first `?` and at its `#` (a `?` after the `#` is the fragment's), in one
+/// pass: (before the query, the query, the fragment), the delimiters left out.
+fn split(url: &str) -> (&str, Option<&str>, Option<&str>) {
     let (mut question, mut hash) = (None, None);
     for (i, &b) in url.as_bytes().iter().enumerate() {
         match b {
@@ -55,11 +77,24 @@ pub(super) fn redact_url(redactor: &Redactor, url: &str, mut push: impl FnMut(&s
         Some(i) => (&url[..i], Some(&url[i + 1..])),
         None => (url, None),
     };
-    let (base, query) = match question {
-        Some(i) => (&without_fragment[..i], Some(&without_fragment[i + 1..])),
-        None => (without_fragment, None),
-    };
-    redact_userinfo(base, &mut push);
+    match question {
+        Some(i) => (
+            &without_fragment[..i],
+            Some(&without_fragment[i + 1..]),
+            fragment,
+        ),
+        None => (without_fragment, None, fragment),
+    }
+}
+
+/// `?query` with secret values redacted, then `#fragment` (redacted whole when it carries a
+/// parameter or something sensitive).
+fn redact_query_and_fragment(
+    redactor: &Redactor,
+    query: Option<&str>,
+    fragment: Option<&str>,
+    push: &mut impl FnMut(&str),
+) {
     if let Some(query) = query {
         push("?");
         for (i, pair) in query.split('&').enumerate() {
@@ -321,6 +356,22 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+
+        /// An origin's redaction followed by the path and query's is the whole URL's.
+        #[test]
+        fn origin_then_path_and_query_is_the_whole_url(
+            userinfo in "([a-z]{0,4}(:[a-z@]{0,4})?@)?",
+            host in "[a-z0-9.:-]{1,12}",
+            prefix in "(/[a-z:@]{0,5}){0,2}",
+            rest in "[a-z0-9/?&=#@:_.%+-]{0,30}|\\PC{0,30}",
+        ) {
+            let r = Redactor::default().with_query_params(["sessionid"]);
+            let origin = format!("https://{userinfo}{host}{prefix}");
+            let path_and_query = format!("/{rest}");
+            let mut pieces = r.url(&origin);
+            redact_path_and_query(&r, &path_and_query, |piece| pieces.push_str(piece));
+            proptest::prop_assert_eq!(pieces, r.url(&format!("{origin}{path_and_query}")));
+        }
 
         #[test]
         fn pieces_join_to_what_the_string_version_wrote(

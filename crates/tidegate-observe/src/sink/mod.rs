@@ -199,8 +199,7 @@ impl LogSink {
         pause: Duration,
     ) -> io::Result<(LogSink, SinkWorker)> {
         let writer: Box<dyn LineWriter> = match target {
-            // Rust's stdout is line-buffered (one write(2) per line); batch instead.
-            SinkTarget::Stdout => Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+            SinkTarget::Stdout => Box::new(StdoutLines(io::stdout())),
             SinkTarget::File { path, retention } => Box::new(RotatingFile::open(
                 path,
                 retention,
@@ -357,12 +356,17 @@ trait LineWriter: Send {
     fn flush_lines(&mut self) -> io::Result<()>;
 }
 
-impl LineWriter for io::BufWriter<io::Stdout> {
+/// Standard output, a batch at a time. Rust's `Stdout` is line-buffered, but a write that
+/// ends in a newline goes straight to write(2) as one call, so a batch of whole lines is one
+/// write(2) with no copy on the way (a `BufWriter` in front only copied each batch).
+struct StdoutLines(io::Stdout);
+
+impl LineWriter for StdoutLines {
     fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        self.write_all(lines)
+        self.0.lock().write_all(lines)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
-        self.flush()
+        self.0.lock().flush()
     }
 }
 
@@ -377,7 +381,7 @@ impl LineWriter for Box<dyn Write + Send> {
 
 impl LineWriter for RotatingFile {
     fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        self.write_all(lines)
+        self.write_batch(lines)
     }
     fn flush_lines(&mut self) -> io::Result<()> {
         self.flush()
