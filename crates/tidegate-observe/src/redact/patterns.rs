@@ -99,6 +99,9 @@ const CLASS: [u8; 256] = {
 fn sensitive_spans(s: &str) -> Vec<Range<usize>> {
     let b = s.as_bytes();
     let mut spans = Vec::new();
+    if is_uuid_without_card_runs(b) {
+        return spans;
+    }
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -143,6 +146,40 @@ fn sensitive_spans(s: &str) -> Vec<Range<usize>> {
         }
     }
     spans
+}
+
+/// Whether `b` is a UUID (`8-4-4-4-12` hex digits, either case) in which no two adjacent
+/// groups are all decimal digits: then nothing in it can match, and the scan is skipped.
+///
+/// UUIDs are the most common header values a boundary log sees (request, correlation and
+/// trace ids, idempotency keys), and the general scan costs ~15 instructions per byte on
+/// one. Why nothing can match: there is no `@` (email), no space (bearer/basic), no
+/// `eyJ` (JWT), no `_` and no letter past `f` (every vendor prefix has one). A digit run can
+/// start only at a group start, and stops being a candidate at a letter glued to it; so its
+/// digits are whole all-digit groups, and with no two of them adjacent it has at most 12
+/// digits (too few for a card), and it never has a 3-digit first group (no SSN). Two
+/// adjacent all-digit groups (`…-1234-123456789012`) take the general scan. The oracle
+/// proptest below checks this against the scanner on UUID-shaped strings.
+fn is_uuid_without_card_runs(b: &[u8]) -> bool {
+    const GROUPS: [std::ops::Range<usize>; 5] = [0..8, 9..13, 14..18, 19..23, 24..36];
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return false;
+    }
+    let mut previous_all_digits = false;
+    for group in GROUPS {
+        let mut all_digits = true;
+        for &c in &b[group] {
+            if !c.is_ascii_hexdigit() {
+                return false;
+            }
+            all_digits &= c.is_ascii_digit();
+        }
+        if all_digits && previous_all_digits {
+            return false;
+        }
+        previous_all_digits = all_digits;
+    }
+    true
 }
 
 fn push_merged(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
@@ -534,6 +571,39 @@ mod tests {
             pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..14),
         ) {
             let s = pieces.concat();
+            proptest::prop_assert_eq!(sensitive_spans(&s), reference_sensitive_spans(&s), "{:?}", s);
+        }
+
+        /// UUID-shaped values (the fast path's domain and its edges): digit-only groups
+        /// (Luhn-valid runs included), upper-case hex, a wrong byte here and there.
+        #[test]
+        fn uuid_shaped_values_as_the_old_scanner_saw_them(
+            groups in proptest::collection::vec(
+                proptest::prop_oneof!["[0-9]{12}", "[0-9a-f]{12}", "[0-9A-F]{12}", "[0-9a-z@_ .-]{12}"],
+                5,
+            ),
+            luhn_digits in proptest::collection::vec(0u8..10, 15),
+            luhn_at in 0usize..5,
+        ) {
+            let sizes = [8, 4, 4, 4, 12];
+            let mut parts: Vec<String> = groups.iter().zip(sizes).map(|(g, n)| g[..n].to_owned()).collect();
+            // Sometimes two adjacent groups hold one Luhn-valid run.
+            if luhn_at < 4 {
+                let mut digits = luhn_digits.clone();
+                let len = sizes[luhn_at] + sizes[luhn_at + 1];
+                digits.truncate(len - 1);
+                digits.push(0);
+                let check = (0..10).find(|d| {
+                    *digits.last_mut().expect("not empty") = *d;
+                    luhn_valid(digits.iter().copied())
+                });
+                if check.is_some() && len <= 19 {
+                    let run: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+                    parts[luhn_at] = run[..sizes[luhn_at]].to_owned();
+                    parts[luhn_at + 1] = run[sizes[luhn_at]..].to_owned();
+                }
+            }
+            let s = parts.join("-");
             proptest::prop_assert_eq!(sensitive_spans(&s), reference_sensitive_spans(&s), "{:?}", s);
         }
 
