@@ -29,6 +29,30 @@ const ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// A string to write, and whether it may need escaping.
+#[derive(Clone, Copy)]
+pub(crate) enum Text<'a> {
+    /// Anything: escaped as needed.
+    Any(&'a str),
+    /// Known to need no escaping, by where it comes from: an HTTP token (a method, a header
+    /// name: RFC 9110 `tchar`s, which exclude `"`, `\` and controls) or ASCII tidegate
+    /// wrote itself (a timestamp). Copied as it is.
+    Token(&'a str),
+}
+
+/// Appends `text` as a JSON string.
+pub(crate) fn text(out: &mut Vec<u8>, text: Text<'_>) {
+    match text {
+        Text::Any(s) => string(out, s),
+        Text::Token(s) => {
+            debug_assert!(!needs_escape(s.as_bytes()), "not a token: {s:?}");
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
 /// Appends `s` as a JSON string (quoted and escaped).
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -158,6 +182,16 @@ mod tests {
             "é ü 日本 🦀",
         ] {
             assert_eq!(as_json(s), serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn tokens_are_written_as_strings_are() {
+        for s in ["GET", "x-request-id", "2026-10-14T08:12:33.412Z", ""] {
+            let (mut token, mut any) = (Vec::new(), Vec::new());
+            text(&mut token, Text::Token(s));
+            text(&mut any, Text::Any(s));
+            assert_eq!(token, any);
         }
     }
 

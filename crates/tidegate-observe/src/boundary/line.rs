@@ -10,11 +10,11 @@
 //!
 //! Every string given here must already be redacted: these functions only escape.
 
-use super::json;
+use super::json::{self, Text};
 
 /// The fields before `request`.
 pub(crate) struct Head<'a> {
-    pub(crate) timestamp: &'a str,
+    pub(crate) timestamp: Text<'a>,
     pub(crate) request_id: &'a str,
     pub(crate) environment_id: Option<&'a str>,
     pub(crate) integrated_account_id: Option<&'a str>,
@@ -40,9 +40,9 @@ pub(crate) struct ErrorPart<'a> {
 
 /// `{"timestamp":…,"attempt":N,"request":{"method":"GET","url":` — the caller writes the URL
 /// string next (see [`json::string`] / [`json::escaped`]).
-pub(crate) fn open(out: &mut Vec<u8>, head: &Head<'_>, method: &str) {
+pub(crate) fn open(out: &mut Vec<u8>, head: &Head<'_>, method: Text<'_>) {
     out.extend_from_slice(b"{\"timestamp\":");
-    json::string(out, head.timestamp);
+    json::text(out, head.timestamp);
     out.extend_from_slice(b",\"request_id\":");
     json::string(out, head.request_id);
     out.extend_from_slice(b",\"environment_id\":");
@@ -54,7 +54,7 @@ pub(crate) fn open(out: &mut Vec<u8>, head: &Head<'_>, method: &str) {
     out.extend_from_slice(b",\"attempt\":");
     json::uint(out, u64::from(head.attempt));
     out.extend_from_slice(b",\"request\":{\"method\":");
-    json::string(out, method);
+    json::text(out, method);
     out.extend_from_slice(b",\"url\":");
 }
 
@@ -72,9 +72,9 @@ impl Members<'_> {
     }
 
     /// `"name":"value"` in an object.
-    pub(crate) fn entry(&mut self, name: &str, value: &str) {
+    pub(crate) fn entry(&mut self, name: Text<'_>, value: &str) {
         self.separate();
-        json::string(self.out, name);
+        json::text(self.out, name);
         self.out.push(b':');
         json::string(self.out, value);
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{line, timestamp};
+use super::{json::Text, line, timestamp};
 
 /// One line of the boundary log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -104,7 +104,7 @@ impl BoundaryRecord {
     pub fn to_line(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         let head = line::Head {
-            timestamp: &self.timestamp,
+            timestamp: Text::Any(&self.timestamp),
             request_id: &self.request_id,
             environment_id: self.environment_id.as_deref(),
             integrated_account_id: self.integrated_account_id.as_deref(),
@@ -112,11 +112,11 @@ impl BoundaryRecord {
             attempt: self.attempt,
         };
         let request = &self.request;
-        line::open(&mut out, &head, &request.method);
+        line::open(&mut out, &head, Text::Any(&request.method));
         super::json::string(&mut out, &request.url);
         line::headers(&mut out, |m| {
             for (name, value) in &request.headers {
-                m.entry(name, value);
+                m.entry(Text::Any(name), value);
             }
         });
         line::redacted_names(&mut out, |m| {

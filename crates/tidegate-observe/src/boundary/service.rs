@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::{
     body::{CaptureBody, Captured},
     future::{Pending, ResponseFuture},
-    json,
+    json::{self, Text},
     layer::{Settings, UrlSource},
     line, timestamp,
 };
@@ -81,14 +81,15 @@ where
         let stamp = timestamp::now();
         let mut out = Vec::with_capacity(LINE_CAPACITY);
         let head = line::Head {
-            timestamp: stamp.as_str(),
+            // Digits and `-T:.Z`, written by tidegate.
+            timestamp: Text::Token(stamp.as_str()),
             request_id,
             environment_id: ctx.and_then(|c| c.environment.as_deref()),
             integrated_account_id: ctx.and_then(|c| c.account_id.as_deref()),
             connector,
             attempt,
         };
-        line::open(&mut out, &head, req.method().as_str());
+        line::open(&mut out, &head, Text::Token(req.method().as_str()));
         write_url(&mut out, &settings, req.uri());
         write_headers(&mut out, &settings.redactor, req.headers());
         let key_from_extensions = settings
@@ -188,7 +189,8 @@ fn write_headers(out: &mut Vec<u8>, redactor: &Redactor, headers: &http::HeaderM
     let mut redacted = Names::default();
     line::headers(out, |members| {
         redactor.each_header(headers, |name, value, was_redacted| {
-            members.entry(name, &value);
+            // A `HeaderName`'s text is a token.
+            members.entry(Text::Token(name), &value);
             if was_redacted {
                 redacted.push(name);
             }

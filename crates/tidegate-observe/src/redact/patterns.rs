@@ -167,20 +167,38 @@ fn is_uuid_without_card_runs(b: &[u8]) -> bool {
     }
     let mut previous_all_digits = false;
     for group in GROUPS {
-        let mut all_digits = true;
-        for &c in &b[group] {
-            if !c.is_ascii_hexdigit() {
-                return false;
-            }
-            all_digits &= c.is_ascii_digit();
-        }
-        if all_digits && previous_all_digits {
+        // One table lookup per byte: what every byte of the group is.
+        let every = b[group]
+            .iter()
+            .fold(HEX | DECIMAL, |every, &c| every & UUID_CLASS[usize::from(c)]);
+        let all_digits = every & DECIMAL != 0;
+        if every & HEX == 0 || (all_digits && previous_all_digits) {
             return false;
         }
         previous_all_digits = all_digits;
     }
     true
 }
+
+const HEX: u8 = 1;
+const DECIMAL: u8 = 2;
+
+/// [`HEX`] for `0-9a-fA-F`, and [`DECIMAL`] too for `0-9`.
+const UUID_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_hexdigit() {
+            table[c] |= HEX;
+        }
+        if b.is_ascii_digit() {
+            table[c] |= DECIMAL;
+        }
+        c += 1;
+    }
+    table
+};
 
 fn push_merged(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
     if let Some(last) = spans.last_mut()
