@@ -12,10 +12,15 @@
 # Usage: [TIDEGATE_BIN=path/to/release/tidegate] [FLOOR_BIN=path/to/bare_hyper_proxy] benches/proxy_throughput.sh
 #        (env: DURATION=10s CONNECTIONS=64 THREADS=2)
 #        LOG_COMPARE=1 benches/proxy_throughput.sh  also runs (d) tidegate with the boundary log
-#        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file:
+#        off (TIDEGATE_BOUNDARY_LOG=off) beside (c), whose boundary log goes to stdout → a file
+#        (LOG_SINK, default a file in the temp dir):
 #        LOG_PAIRS on/off pairs (default 4), alternating which goes first, reported as the median
 #        of the pairs' ratios (a shared VM's throughput moves ±15 % between runs; a pair's two
 #        runs are seconds apart, and the median ignores the pair a neighbour's burst hit).
+#        This machine's speed swings by ±15 % within seconds (CPU per request of one binary
+#        moves with it), so the finest comparison is many short pairs without warm-ups:
+#        LOG_PAIRS=40 DURATION=2s PAIR_WARMUP=0; the mean ratio and its standard error are
+#        printed beside the median.
 set -euo pipefail
 
 DURATION="${DURATION:-10s}"
@@ -50,7 +55,11 @@ api_keys = ["$KEY"]
 base_url = "http://127.0.0.1:$UP_PORT"
 auth = { type = "none" }
 CONF
-TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate.toml" > "$WORK/tidegate.stdout" 2> "$WORK/tidegate.stderr" &
+# LOG_SINK: where (c)'s boundary log (stdout) goes; default a file in WORK (on this machine's
+# disk, so the kernel's page cache and writeback take part), e.g. /dev/shm/... (memory only)
+# or /dev/null (no I/O at all) to see how much of the cost is the kernel's.
+LOG_SINK="${LOG_SINK:-$WORK/tidegate.stdout}"
+TIDEGATE_LOG=warn "$TIDEGATE" serve --config "$WORK/tidegate.toml" > "$LOG_SINK" 2> "$WORK/tidegate.stderr" &
 PIDS+=($!)
 TG_PID=$!
 "$FLOOR" "127.0.0.1:$FLOOR_PORT" "127.0.0.1:$UP_PORT" 2> "$WORK/floor.stderr" &
@@ -77,7 +86,10 @@ done
 HZ="$(getconf CLK_TCK)"
 
 run_wrk() { # label url pid-of-the-proxy-measured
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $KEY" "$2" > /dev/null  # warm-up
+  # Warm-up (WARMUP, default 2s; 0 for none: the log on/off pairs after the first runs use
+  # PAIR_WARMUP, so that many short pairs can follow the machine's speed swings closely).
+  local warmup="${WARMUP_NOW:-${WARMUP:-2s}}"
+  [ "$warmup" = 0 ] || wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" -H "Authorization: Bearer $KEY" "$2" > /dev/null
   local before after
   before="$(cpu_ticks "$3")"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $KEY" "$2" > "$WORK/$1.wrk"
@@ -100,6 +112,7 @@ run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # Pairs on/off, off/on, on/off, ... (pair 1's "on" is the (c) run above): each pair's two
   # runs are back to back, and alternating the order cancels a drift within a pair.
+  export WARMUP_NOW="${PAIR_WARMUP:-${WARMUP:-2s}}"
   for pair in $(seq 1 "${LOG_PAIRS:-4}"); do
     if [ "$pair" -gt 1 ] && [ $((pair % 2)) = 1 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"; fi
     run_wrk "log-off-$pair" "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
@@ -135,8 +148,14 @@ if [ "${LOG_COMPARE:-0}" = 1 ]; then
        END {
          for (p in on) if (p in off) { n++; r[n] = on[p] / off[p]; c[n] = con[p] / coff[p]; list = list sprintf(" %.3f", on[p] / off[p]) }
          printf "boundary log on/off req/s, per pair:%s\n", list
+         for (i = 1; i <= n; i++) { sum += r[i]; sq += r[i] * r[i] }
+         mean = sum / n; se = n > 1 ? sqrt((sq - n * mean * mean) / (n - 1) / n) : 0
          m = median(r, n); mc = median(c, n)
          printf "boundary log on/off: median %.3f over %d pairs (throughput cost %.1f%%); CPU per request +%.1f%% (median)\n", m, n, (1 - m) * 100, (mc - 1) * 100
+         printf "boundary log on/off: mean %.3f, standard error %.3f (throughput cost %.1f%% +- %.1f%%); middle half of the pairs %.3f..%.3f\n", mean, se, (1 - mean) * 100, se * 100, r[int((n + 3) / 4)], r[int((3 * n + 1) / 4)]
        }' "$WORK/results"
-  echo "boundary log lines written by (c): $(grep -c '"outcome"' "$WORK/tidegate.stdout")"
+  if [ -f "$LOG_SINK" ]; then
+    echo "boundary log lines written by (c) to $LOG_SINK: $(grep -c '"outcome"' "$LOG_SINK")"
+    [ "$LOG_SINK" = "$WORK/tidegate.stdout" ] || rm -f "$LOG_SINK"
+  fi
 fi

@@ -33,9 +33,6 @@ use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 pub use body::{BodyMode, MAX_CAPTURE};
 pub use patterns::{REDACTED, redact_text};
 
-/// Fill unused slots of the stack list in [`Redactor::each_header`] (never visited).
-static PLACEHOLDER_NAME: http::HeaderName = http::header::ACCEPT;
-static PLACEHOLDER_VALUE: http::HeaderValue = http::HeaderValue::from_static("");
 
 /// Headers redacted whatever the configuration says.
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
@@ -254,66 +251,37 @@ impl Redactor {
         headers: &'h http::HeaderMap,
         mut visit: impl FnMut(&'h str, Cow<'h, str>, bool),
     ) {
-        // Room for the headers of nearly every request without a heap list (each slot is
-        // initialised per call, so not more than needed).
+        // Room for the names of nearly every request without a heap list. `None`s, so that
+        // setting it up is a few wide zeroing stores (this runs for every upstream request,
+        // and its code size counts as much as its instruction count: see
+        // docs/performance.md, boundary logging).
         const INLINE: usize = 16;
-        // One walk over the map (no lookup per name): a name's values come one after another,
-        // so a name equal to the previous one marks a name with several values.
-        let placeholder = (&PLACEHOLDER_NAME, &PLACEHOLDER_VALUE, false);
-        let mut inline = [placeholder; INLINE];
+        let mut inline: [Option<Slot<'h>>; INLINE] = [None; INLINE];
         let mut spilled = Vec::new();
-        let mut n = 0;
-        for (name, value) in headers {
-            if n > 0 {
-                let last = if n <= INLINE {
-                    &mut inline[n - 1]
-                } else {
-                    &mut spilled[n - 1 - INLINE]
-                };
-                if last.0 == name {
-                    last.2 = true;
-                    continue;
-                }
-            }
-            if n < INLINE {
-                inline[n] = (name, value, false);
-            } else {
-                spilled.push((name, value, false));
-            }
-            n += 1;
-        }
-        let names: &mut [(&'h http::HeaderName, &'h http::HeaderValue, bool)] = if n <= INLINE {
-            &mut inline[..n]
+        let slots = if headers.keys_len() <= INLINE {
+            &mut inline[..]
         } else {
-            spilled.splice(0..0, inline);
-            &mut spilled
+            spilled.resize(headers.keys_len(), None);
+            &mut spilled[..]
         };
-        // A BTreeMap<String, _> orders by bytes, as `str` does; names are unique.
-        names.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        for &(name, first, several) in names.iter() {
+        let names = sorted_names(headers, slots);
+        for slot in names.iter().flatten() {
             // `HeaderName`s are lower case already.
-            let key = name.as_str();
+            let key = slot.name.as_str();
             if self.is_secret_lower_header(key) {
                 visit(key, Cow::Borrowed(REDACTED), true);
                 continue;
             }
-            let joined = if several {
-                let mut joined = String::new();
-                for (i, value) in headers.get_all(name).iter().enumerate() {
-                    if i > 0 {
-                        joined.push_str(", ");
-                    }
-                    joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-                }
-                Cow::Owned(joined)
+            let value = if slot.several {
+                joined_values(headers, slot.name)
             } else {
                 // Visible ASCII (nearly every value) is checked faster than UTF-8, same text.
-                first
+                slot.value
                     .to_str()
-                    .map_or_else(|_| String::from_utf8_lossy(first.as_bytes()), Cow::Borrowed)
+                    .map_or_else(|_| lossy(slot.value), Cow::Borrowed)
             };
-            match patterns::redact_text(&joined) {
-                Cow::Borrowed(_) => visit(key, joined, false),
+            match patterns::redact_text(&value) {
+                Cow::Borrowed(_) => visit(key, value, false),
                 Cow::Owned(redacted) => visit(key, Cow::Owned(redacted), true),
             }
         }
@@ -446,6 +414,72 @@ impl Redactor {
     }
 }
 
+/// One distinct header name of a request, for [`Redactor::each_header`].
+#[derive(Clone, Copy)]
+struct Slot<'h> {
+    name: &'h http::HeaderName,
+    /// Its first value.
+    value: &'h http::HeaderValue,
+    /// It has more than one value.
+    several: bool,
+}
+
+/// The distinct names of `headers` in name order (the order of a `BTreeMap<String, _>`: by
+/// bytes, as `str` orders), in the first slots of `slots` (which has room for
+/// `headers.keys_len()`); one walk over the map, inserting each new name in place.
+///
+/// A name's values come one after another in the walk, so a name equal to the one just
+/// inserted marks a name with several values.
+fn sorted_names<'s, 'h>(
+    headers: &'h http::HeaderMap,
+    slots: &'s mut [Option<Slot<'h>>],
+) -> &'s [Option<Slot<'h>>] {
+    let mut n = 0;
+    let mut last: Option<(&'h http::HeaderName, usize)> = None;
+    for (name, value) in headers {
+        if let Some((last_name, at)) = last
+            && last_name == name
+        {
+            if let Some(slot) = &mut slots[at] {
+                slot.several = true;
+            }
+            continue;
+        }
+        let mut at = n;
+        while at > 0 && slots[at - 1].is_some_and(|s| s.name.as_str() > name.as_str()) {
+            slots[at] = slots[at - 1];
+            at -= 1;
+        }
+        slots[at] = Some(Slot {
+            name,
+            value,
+            several: false,
+        });
+        n += 1;
+        last = Some((name, at));
+    }
+    &slots[..n]
+}
+
+/// The values of a name with several, joined with `, ` (as a log shows them).
+#[cold]
+fn joined_values<'h>(headers: &'h http::HeaderMap, name: &http::HeaderName) -> Cow<'h, str> {
+    let mut joined = String::new();
+    for (i, value) in headers.get_all(name).iter().enumerate() {
+        if i > 0 {
+            joined.push_str(", ");
+        }
+        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+    Cow::Owned(joined)
+}
+
+/// A value that is not visible ASCII, as text.
+#[cold]
+fn lossy(value: &http::HeaderValue) -> Cow<'_, str> {
+    String::from_utf8_lossy(value.as_bytes())
+}
+
 /// A JSON key or query name as compared against the redaction lists: ASCII lower case, with
 /// `_`, `-` and `.` removed, so `Access-Token`, `access_token` and `accessToken` are one name.
 pub fn normalize_key(key: &str) -> String {
@@ -490,6 +524,38 @@ mod tests {
                 "x-shopify-access-token"
             ]
         );
+    }
+
+    proptest::proptest! {
+        /// Every distinct name once, in name order, with its values joined; any number of
+        /// names (the inline list and the heap list), in any insertion order.
+        #[test]
+        fn headers_are_visited_once_each_in_name_order(
+            entries in proptest::collection::vec(
+                (proptest::sample::select(vec!["accept", "x-a", "x-b", "x-request-id", "content-type", "x-auth-token", "a", "zz"]), 0u8..40, "[a-z0-9 ]{0,6}"),
+                0..48,
+            ),
+        ) {
+            let mut headers = http::HeaderMap::new();
+            let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (base, suffix, value) in &entries {
+                // Half the names from the short list, the rest made distinct.
+                let name = if suffix % 2 == 0 { (*base).to_owned() } else { format!("{base}-{suffix}") };
+                headers.append(http::HeaderName::try_from(name.as_str()).unwrap(), value.parse().unwrap());
+                expected.entry(name).or_default().push(value.clone());
+            }
+            let r = Redactor::default();
+            let mut seen = Vec::new();
+            r.each_header(&headers, |name, value, _| seen.push((name.to_owned(), value.into_owned())));
+            let expected: Vec<(String, String)> = expected
+                .into_iter()
+                .map(|(name, values)| {
+                    let value = if r.is_secret_header(&name) { REDACTED.to_owned() } else { redact_text(&values.join(", ")).into_owned() };
+                    (name, value)
+                })
+                .collect();
+            proptest::prop_assert_eq!(seen, expected);
+        }
     }
 
     #[test]
