@@ -214,6 +214,21 @@ fn on_response(pending: Pending, mut response: Response<Body>) -> Response<Body>
         upstream_request_id: upstream_request_id.map(Cow::into_owned),
         body: None,
     };
+    tee_response_body(pending, response, record, outcome)
+}
+
+/// Wraps the body of a response whose body goes in the line (sampled, or an error): frames
+/// pass through, a bounded copy is kept, and the line is written when the body ends.
+///
+/// Out of line: the common exchange (not sampled, 2xx) does not run it, and the code of the
+/// common path stays short (see docs/performance.md, boundary logging).
+#[inline(never)]
+fn tee_response_body(
+    pending: Pending,
+    response: Response<Body>,
+    record: ResponseRecord,
+    outcome: &'static str,
+) -> Response<Body> {
     let content_type = response
         .headers()
         .get(http::header::CONTENT_TYPE)

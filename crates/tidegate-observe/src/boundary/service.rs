@@ -108,18 +108,8 @@ where
         let span = trace::attempt_span(request_id, connector, attempt);
 
         let (req, request_capture) = if sampled && settings.body_mode != BodyMode::None {
-            let content_type = req
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let captured = Arc::new(Mutex::new(Captured::new(content_type)));
-            let (parts, body) = req.into_parts();
-            let body = CaptureBody::new(body, captured.clone());
-            (
-                Request::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body)),
-                Some(captured),
-            )
+            let (req, captured) = capture_request_body(req);
+            (req, Some(captured))
         } else {
             (req, None)
         };
@@ -133,6 +123,26 @@ where
         };
         ResponseFuture::new(self.inner.call(req).instrument(span), pending)
     }
+}
+
+/// Wraps the body of a sampled request so that a bounded copy of it is kept for the line.
+///
+/// Out of line: most exchanges are not sampled, and the code of the common path stays short
+/// (see docs/performance.md, boundary logging, on instruction-cache misses).
+#[inline(never)]
+fn capture_request_body(req: Request<Body>) -> (Request<Body>, Arc<Mutex<Captured>>) {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let captured = Arc::new(Mutex::new(Captured::new(content_type)));
+    let (parts, body) = req.into_parts();
+    let body = CaptureBody::new(body, captured.clone());
+    (
+        Request::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body)),
+        captured,
+    )
 }
 
 /// Room for a typical line (~600 bytes with a handful of headers), so that it is not grown.
