@@ -228,10 +228,7 @@ mod tests {
                 );
             }
             let bare = Uri::from_static("https://h.example");
-            assert_eq!(
-                base.log_url_base().url(&bare),
-                base.join(&bare).to_string()
-            );
+            assert_eq!(base.log_url_base().url(&bare), base.join(&bare).to_string());
             let authority_form = Uri::from_static("h.example:443");
             assert_eq!(
                 base.log_url_base().url(&authority_form),

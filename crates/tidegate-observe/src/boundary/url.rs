@@ -97,12 +97,42 @@ mod tests {
     #[test]
     fn joins_as_the_stack_joins() {
         let cases = [
-            ("https", "api.example.com", "", "/a/b?x=1", "https://api.example.com/a/b?x=1"),
-            ("https", "api.example.com", "/v2/", "/a", "https://api.example.com/v2/a"),
+            (
+                "https",
+                "api.example.com",
+                "",
+                "/a/b?x=1",
+                "https://api.example.com/a/b?x=1",
+            ),
+            (
+                "https",
+                "api.example.com",
+                "/v2/",
+                "/a",
+                "https://api.example.com/v2/a",
+            ),
             // An authority-form target has no path and query at all.
-            ("https", "api.example.com", "/v2", "h.example:443", "https://api.example.com/v2"),
-            ("https", "api.example.com", "", "h.example:443", "https://api.example.com/"),
-            ("https", "api.example.com", "/v2", "https://h.example", "https://api.example.com/v2/"),
+            (
+                "https",
+                "api.example.com",
+                "/v2",
+                "h.example:443",
+                "https://api.example.com/v2",
+            ),
+            (
+                "https",
+                "api.example.com",
+                "",
+                "h.example:443",
+                "https://api.example.com/",
+            ),
+            (
+                "https",
+                "api.example.com",
+                "/v2",
+                "https://h.example",
+                "https://api.example.com/v2/",
+            ),
             ("http", "127.0.0.1:9", "", "*", "http://127.0.0.1:9/*"),
         ];
         for (scheme, authority, path, target, expected) in cases {

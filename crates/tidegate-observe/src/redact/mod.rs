@@ -33,7 +33,6 @@ use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 pub use body::{BodyMode, MAX_CAPTURE};
 pub use patterns::{REDACTED, redact_text};
 
-
 /// Headers redacted whatever the configuration says.
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
     "authorization",

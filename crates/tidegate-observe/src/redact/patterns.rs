@@ -168,9 +168,9 @@ fn is_uuid_without_card_runs(b: &[u8]) -> bool {
     let mut previous_all_digits = false;
     for group in GROUPS {
         // One table lookup per byte: what every byte of the group is.
-        let every = b[group]
-            .iter()
-            .fold(HEX | DECIMAL, |every, &c| every & UUID_CLASS[usize::from(c)]);
+        let every = b[group].iter().fold(HEX | DECIMAL, |every, &c| {
+            every & UUID_CLASS[usize::from(c)]
+        });
         let all_digits = every & DECIMAL != 0;
         if every & HEX == 0 || (all_digits && previous_all_digits) {
             return false;
@@ -272,7 +272,8 @@ fn digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
         // One group: never an SSN; a card when it is 13–19 digits not glued to a letter.
         let count = i - start;
         let glued = i < b.len() && b[i].is_ascii_alphabetic();
-        let is_card = !glued && (13..=19).contains(&count) && luhn_valid(digit_values(&b[start..i]));
+        let is_card =
+            !glued && (13..=19).contains(&count) && luhn_valid(digit_values(&b[start..i]));
         return is_card.then_some(start..i);
     }
     // Several groups: their sizes (the first three, as far as the SSN shape needs them).
@@ -312,9 +313,7 @@ fn digits_at(b: &[u8], start: usize) -> Option<Range<usize>> {
 
 /// The values of the decimal digits in `run` (its separators skipped), most significant first.
 fn digit_values(run: &[u8]) -> impl DoubleEndedIterator<Item = u8> + '_ {
-    run.iter()
-        .filter(|c| c.is_ascii_digit())
-        .map(|c| c - b'0')
+    run.iter().filter(|c| c.is_ascii_digit()).map(|c| c - b'0')
 }
 
 /// The Luhn checksum (ISO/IEC 7812) over decimal digits, most significant first.
