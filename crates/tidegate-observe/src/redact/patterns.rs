@@ -66,6 +66,7 @@ const ALNUM: u8 = 2; // alphanumeric: a digit after one does not start a digit r
 const DIGIT: u8 = 4;
 const STARTS: u8 = 8; // may open a token at a word start: `b`/`B` (bearer, basic), `e` (JWT), a secret prefix
 const AT: u8 = 16;
+const HEX: u8 = 32; // `0-9a-fA-F` (for the UUID check)
 
 const CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -86,6 +87,9 @@ const CLASS: [u8; 256] = {
         }
         if b == b'@' {
             table[c] |= AT;
+        }
+        if b.is_ascii_hexdigit() {
+            table[c] |= HEX;
         }
         c += 1;
     }
@@ -168,10 +172,10 @@ fn is_uuid_without_card_runs(b: &[u8]) -> bool {
     let mut previous_all_digits = false;
     for group in GROUPS {
         // One table lookup per byte: what every byte of the group is.
-        let every = b[group].iter().fold(HEX | DECIMAL, |every, &c| {
-            every & UUID_CLASS[usize::from(c)]
-        });
-        let all_digits = every & DECIMAL != 0;
+        let every = b[group]
+            .iter()
+            .fold(HEX | DIGIT, |every, &c| every & CLASS[usize::from(c)]);
+        let all_digits = every & DIGIT != 0;
         if every & HEX == 0 || (all_digits && previous_all_digits) {
             return false;
         }
@@ -179,26 +183,6 @@ fn is_uuid_without_card_runs(b: &[u8]) -> bool {
     }
     true
 }
-
-const HEX: u8 = 1;
-const DECIMAL: u8 = 2;
-
-/// [`HEX`] for `0-9a-fA-F`, and [`DECIMAL`] too for `0-9`.
-const UUID_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        if b.is_ascii_hexdigit() {
-            table[c] |= HEX;
-        }
-        if b.is_ascii_digit() {
-            table[c] |= DECIMAL;
-        }
-        c += 1;
-    }
-    table
-};
 
 fn push_merged(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
     if let Some(last) = spans.last_mut()
