@@ -217,7 +217,7 @@ fn write_headers(out: &mut Vec<u8>, redactor: &Redactor, headers: &http::HeaderM
 /// The names of the redacted headers of one request: a few at most, kept on the stack.
 #[derive(Default)]
 struct Names<'a> {
-    inline: [&'a str; 8],
+    inline: [&'a str; 4],
     len: usize,
     more: Vec<&'a str>,
 }

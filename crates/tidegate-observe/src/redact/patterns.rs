@@ -165,21 +165,27 @@ fn sensitive_spans(s: &str) -> Vec<Range<usize>> {
 /// adjacent all-digit groups (`…-1234-123456789012`) take the general scan. The oracle
 /// proptest below checks this against the scanner on UUID-shaped strings.
 fn is_uuid_without_card_runs(b: &[u8]) -> bool {
-    const GROUPS: [std::ops::Range<usize>; 5] = [0..8, 9..13, 14..18, 19..23, 24..36];
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+    /// Bit `i`: a group ends at byte `i` (the four dashes, and the end).
+    const GROUP_ENDS: u64 = 1 << 8 | 1 << 13 | 1 << 18 | 1 << 23 | 1 << 36;
+    if b.len() != 36 {
         return false;
     }
+    // One compact walk (its code runs for every UUID-valued header of every exchange): what
+    // every byte of the current group is, one table lookup per byte.
+    let mut every = HEX | DIGIT;
     let mut previous_all_digits = false;
-    for group in GROUPS {
-        // One table lookup per byte: what every byte of the group is.
-        let every = b[group]
-            .iter()
-            .fold(HEX | DIGIT, |every, &c| every & CLASS[usize::from(c)]);
+    for i in 0..=36 {
+        let c = b.get(i).copied();
+        if GROUP_ENDS & (1 << i) == 0 {
+            every &= CLASS[usize::from(c.unwrap_or(0))];
+            continue;
+        }
         let all_digits = every & DIGIT != 0;
-        if every & HEX == 0 || (all_digits && previous_all_digits) {
+        if every & HEX == 0 || (all_digits && previous_all_digits) || c.is_some_and(|c| c != b'-') {
             return false;
         }
         previous_all_digits = all_digits;
+        every = HEX | DIGIT;
     }
     true
 }
@@ -558,6 +564,22 @@ mod tests {
         "b",
     ];
 
+    /// 36 bytes that are nearly UUIDs but hold something: the fast path must not take them.
+    #[test]
+    fn near_uuids_are_still_scanned() {
+        for s in [
+            // An `@` and a `.` where dashes belong: an email.
+            "abcdef12@abcd-abcd-abcd.abcdefabcdef",
+            // A 16-digit Luhn-valid run over two adjacent all-digit groups.
+            "abcdef12-abcd-abcd-4111-111111111111",
+        ] {
+            assert_eq!(s.len(), 36);
+            assert!(looks_sensitive(s), "{s}");
+            assert_eq!(sensitive_spans(s), reference_sensitive_spans(s), "{s}");
+        }
+        assert!(!looks_sensitive("01a2293f-4716-70f6-b2e8-a2dccfe75861"));
+    }
+
     proptest::proptest! {
         #[test]
         fn digit_runs_are_found_as_before(s in "[0-9 a-]{0,40}") {
@@ -585,6 +607,7 @@ mod tests {
             ),
             luhn_digits in proptest::collection::vec(0u8..10, 15),
             luhn_at in 0usize..5,
+            swaps in proptest::collection::vec((proptest::sample::select(vec![8usize, 13, 18, 23, 0, 9, 35]), proptest::sample::select(vec!['@', '.', ' ', 'g', '_', '-', '1', 'e', 'B'])), 0..4),
         ) {
             let sizes = [8, 4, 4, 4, 12];
             let mut parts: Vec<String> = groups.iter().zip(sizes).map(|(g, n)| g[..n].to_owned()).collect();
@@ -604,7 +627,14 @@ mod tests {
                     parts[luhn_at + 1] = run[sizes[luhn_at]..].to_owned();
                 }
             }
-            let s = parts.join("-");
+            let mut s = parts.join("-");
+            // Sometimes a few bytes are wrong for a UUID: dashes replaced (an `@` and a `.`
+            // there make an email), a group's first or last byte.
+            for (at, c) in swaps {
+                if s.is_char_boundary(at) && s.is_char_boundary(at + 1) {
+                    s.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
+                }
+            }
             proptest::prop_assert_eq!(sensitive_spans(&s), reference_sensitive_spans(&s), "{:?}", s);
         }
 
