@@ -243,17 +243,17 @@ impl Redactor {
     /// with `, `; secret names give [`REDACTED`], other values have their sensitive-looking
     /// spans replaced) and whether the value was redacted. Allocates only for a name that
     /// occurs several times, for a value that is not UTF-8 or that gets redacted, and for the
-    /// name list of a request with more than 32 distinct names: the boundary log calls this
+    /// name list of a request with more than 16 distinct names: the boundary log calls this
     /// for every upstream request.
     pub(crate) fn each_header<'h>(
         &self,
         headers: &'h http::HeaderMap,
         mut visit: impl FnMut(&'h str, Cow<'h, str>, bool),
     ) {
-        // Room for the names of nearly every request without a heap list. `None`s, so that
-        // setting it up is a few wide zeroing stores (this runs for every upstream request,
-        // and its code size counts as much as its instruction count: see
-        // docs/performance.md, boundary logging).
+        // Room for the names of nearly every request without a heap list; setting it up
+        // writes one tag byte per slot. This runs for every upstream request, and its code
+        // size counts as much as its instruction count (docs/performance.md, boundary
+        // logging, session 5).
         const INLINE: usize = 16;
         let mut inline: [Option<Slot<'h>>; INLINE] = [None; INLINE];
         let mut spilled = Vec::new();
