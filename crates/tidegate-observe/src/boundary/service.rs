@@ -78,6 +78,10 @@ where
                 (&generated_id, &settings.connector)
             }
         };
+        // A caller's `X-Request-Id` is the caller's text: redacted like any other value (an
+        // email sent as a request id must not reach the log). A UUID costs one short walk.
+        let request_id = settings.redactor.text(request_id);
+        let request_id: &str = &request_id;
         let stamp = timestamp::now();
         let mut out = Vec::with_capacity(LINE_CAPACITY);
         let head = line::Head {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use http::Response;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tidegate_core::body;
+use tidegate_core::{RequestContext, body};
 use tidegate_observe::BodyMode;
 use tower::{Service, ServiceExt};
 
@@ -365,4 +365,17 @@ async fn an_abandoned_exchange_is_logged_as_a_timeout() {
     assert_valid(&line);
     assert_eq!(line["outcome"], "upstream_timeout");
     assert_eq!(line["error"]["latency_ms"], 5000);
+}
+
+#[tokio::test]
+async fn a_sensitive_looking_request_id_is_redacted() {
+    let (mut svc, mut rx) = logged(upstream_with(|_| Ok(json_response(200, &[], "{}"))), |l| l);
+    let mut req = request("GET", "https://x.my.salesforce.com/x", &[], None);
+    req.extensions_mut()
+        .insert(RequestContext::new("salesforce").with_request_id("jane.doe@example.com"));
+    exchange(&mut svc, req).await.unwrap();
+    let line = next_line(&mut rx);
+    assert_valid(&line);
+    assert_eq!(line["request_id"], "[REDACTED]");
+    assert!(!line.to_string().contains("jane.doe@example.com"));
 }
