@@ -85,10 +85,10 @@ done
 # moves with whatever else runs.
 HZ="$(getconf CLK_TCK)"
 
-run_wrk() { # label url pid-of-the-proxy-measured
-  # Warm-up (WARMUP, default 2s; 0 for none: the log on/off pairs after the first runs use
+run_wrk() { # label url pid-of-the-proxy-measured [warm-up]
+  # Warm-up: the 4th argument, else WARMUP (default 2s); 0 for none (the log on/off pairs use
   # PAIR_WARMUP, so that many short pairs can follow the machine's speed swings closely).
-  local warmup="${WARMUP_NOW:-${WARMUP:-2s}}"
+  local warmup="${4:-${WARMUP:-2s}}"
   [ "$warmup" = 0 ] || wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" -H "Authorization: Bearer $KEY" "$2" > /dev/null
   local before after
   before="$(cpu_ticks "$3")"
@@ -112,11 +112,11 @@ run_wrk tidegate "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"
 if [ "${LOG_COMPARE:-0}" = 1 ]; then
   # Pairs on/off, off/on, on/off, ... (pair 1's "on" is the (c) run above): each pair's two
   # runs are back to back, and alternating the order cancels a drift within a pair.
-  export WARMUP_NOW="${PAIR_WARMUP:-${WARMUP:-2s}}"
+  pair_warmup="${PAIR_WARMUP:-${WARMUP:-2s}}"
   for pair in $(seq 1 "${LOG_PAIRS:-4}"); do
-    if [ "$pair" -gt 1 ] && [ $((pair % 2)) = 1 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"; fi
-    run_wrk "log-off-$pair" "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID"
-    if [ $((pair % 2)) = 0 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID"; fi
+    if [ "$pair" -gt 1 ] && [ $((pair % 2)) = 1 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID" "$pair_warmup"; fi
+    run_wrk "log-off-$pair" "http://127.0.0.1:$TG2_PORT/proxy/bench/" "$TG2_PID" "$pair_warmup"
+    if [ $((pair % 2)) = 0 ]; then run_wrk "log-on-$pair" "http://127.0.0.1:$TG_PORT/proxy/bench/" "$TG_PID" "$pair_warmup"; fi
   done
 fi
 
